@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs'
+import { configSchema, type HeraldConfig } from './schema.js'
+
+/** Every problem with the configuration, one `path: message` per line. */
+export class HeraldConfigError extends Error {
+  readonly code = 'HERALD_ERR_CONFIG'
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`)
+    this.name = 'HeraldConfigError'
+  }
+}
+
+const keys = Object.keys(configSchema.shape) as (keyof HeraldConfig)[]
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+const envName = (k: string) => `HERALD_${kebab(k).replace(/-/g, '_').toUpperCase()}`
+const flagToKey = new Map(keys.map((k) => [kebab(k), k]))
+
+/** The base zod type of a field, under its default/optional wrappers. */
+function baseType(key: string): string {
+  let t: any = (configSchema.shape as any)[key]
+  while (t?._zod?.def?.innerType) t = t._zod.def.innerType
+  return t?._zod?.def?.type ?? 'string'
+}
+
+/** Turns a string from the environment or the command line into the field's type. */
+function coerce(key: string, raw: string, source: string, problems: string[]): unknown {
+  switch (baseType(key)) {
+    case 'number': {
+      const n = Number(raw)
+      if (raw.trim() === '' || !Number.isFinite(n)) problems.push(`${key}: expected a number, got "${raw}" (${source})`)
+      return n
+    }
+    case 'boolean':
+      if (/^(1|true|yes|on)$/i.test(raw)) return true
+      if (/^(0|false|no|off)$/i.test(raw)) return false
+      problems.push(`${key}: expected true or false, got "${raw}" (${source})`)
+      return raw
+    default:
+      return raw
+  }
+}
+
+export interface LoadSources {
+  argv?: readonly string[]
+  env?: NodeJS.ProcessEnv
+  /** Options given in code; they rank between the config file and the environment. */
+  overrides?: Record<string, unknown>
+}
+
+/** Parses `--key value`, `--key=value`, `--flag`, `--no-flag` and `--config FILE`. */
+export function parseArgv(argv: readonly string[], problems: string[]): { file?: string; values: Record<string, unknown> } {
+  const values: Record<string, unknown> = {}
+  let file: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (!arg.startsWith('--')) { problems.push(`unexpected argument "${arg}"`); continue }
+    let [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]
+    const negated = name.startsWith('no-') && !flagToKey.has(name)
+    if (negated) name = name.slice(3)
+    if (name === 'config') {
+      file = inline ?? argv[++i]
+      if (!file) problems.push('--config: expected a file path')
+      continue
+    }
+    const key = flagToKey.get(name)
+    if (!key) { problems.push(`--${name}: unknown option`); continue }
+    const isBool = baseType(key) === 'boolean'
+    if (negated) { if (isBool) values[key] = false; else problems.push(`--no-${name}: not a boolean option`); continue }
+    let raw = inline
+    if (raw === undefined) {
+      const next = argv[i + 1]
+      if (isBool && (next === undefined || next.startsWith('--'))) raw = 'true'
+      else if (next === undefined) { problems.push(`--${name}: expected a value`); continue }
+      else raw = argv[++i]
+    }
+    values[key] = coerce(key, raw, `--${name}`, problems)
+  }
+  return { file, values }
+}
+
+function readEnv(env: NodeJS.ProcessEnv, problems: string[]): Record<string, unknown> {
+  const values: Record<string, unknown> = {}
+  for (const key of keys) {
+    const raw = env[envName(key)]
+    if (raw !== undefined) values[key] = coerce(key, raw, envName(key), problems)
+  }
+  return values
+}
+
+function readFile(file: string, problems: string[]): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8'))
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      problems.push(`${file}: expected a JSON object`)
+      return {}
+    }
+    // Accept kebab-case keys in the file too, so flags and file read alike.
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(parsed)) out[flagToKey.get(k) ?? k] = v
+    return out
+  } catch (err) {
+    problems.push(`${file}: ${(err as Error).message}`)
+    return {}
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/**
+ * Builds the configuration from, in rising precedence: defaults, the JSON file named by
+ * `--config`, code overrides, `HERALD_*` variables and CLI flags. Reports every problem at once.
+ */
+export function loadConfig(sources: LoadSources = {}): Readonly<HeraldConfig> {
+  const problems: string[] = []
+  const args = parseArgv(sources.argv ?? [], problems)
+  const fromFile = args.file ? readFile(args.file, problems) : {}
+  const fromEnv = readEnv(sources.env ?? {}, problems)
+  const merged = { ...fromFile, ...sources.overrides, ...fromEnv, ...args.values }
+  const result = configSchema.safeParse(merged)
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.join('.') || '(root)'
+      const keysHint = issue.code === 'unrecognized_keys' ? `: ${issue.keys.join(', ')}` : ''
+      problems.push(`${path}: ${issue.message}${keysHint}`)
+    }
+  }
+  if (problems.length > 0) throw new HeraldConfigError(problems)
+  return deepFreeze(result.data!)
+}
+
+/** Lines for `herald --help`: every option with its flag, variable, default and description. */
+export function describeOptions(): string[] {
+  return keys.map((k) => {
+    const field: any = (configSchema.shape as any)[k]
+    const def = field._zod.def.defaultValue
+    return `  --${kebab(k)} (${envName(k)}, default ${JSON.stringify(def)})\n      ${field.description ?? ''}`
+  })
+}
+
+export { envName, kebab }

@@ -1,0 +1,290 @@
+import { randomBytes } from 'node:crypto'
+import { Disconnects, disconnectMessage, type Disconnect } from '../disconnect.js'
+import { HistoryUnavailable } from '../broker/broker.js'
+import { decodeCommand, ProtocolError } from '../protocol/codec.js'
+import { replies, type HistoryRequest, type StreamMessage } from '../protocol/messages.js'
+import type { Framing, Session, SessionRequest, SessionSink } from '../transport/session.js'
+import type { Hub } from '../hub/hub.js'
+import { PreparedBroadcast } from '../hub/prepared-broadcast.js'
+import type { SessionState } from '../hub/session-cache.js'
+import { Outbox } from './outbox.js'
+import { Subscription } from './subscription.js'
+
+/** How long restored subscriptions hold live messages waiting for the client's history request. */
+const RESTORE_HOLD_MS = 5000
+
+export function newSessionId(): string {
+  return randomBytes(16).toString('base64url')
+}
+
+function onOverflow(this: Connection): void {
+  this.tooSlow()
+}
+
+/**
+ * The per-client state machine: welcome (or restore), commands, subscriptions with their
+ * positions, the outbox, and disconnect. It knows a Session and the Hub, never a socket.
+ */
+export class Connection implements SessionSink {
+  readonly sid = newSessionId()
+  readonly outbox: Outbox
+  readonly framing: Framing
+  readonly openedAt: number
+  lastSeen: number
+  /** Channel identifier → one subscription per stream of that channel. */
+  private readonly channels = new Map<string, Subscription[]>()
+  private readonly restorePending = new Set<string>()
+  private restoreDeadline = 0
+  private done = false
+
+  constructor(
+    readonly hub: Hub,
+    readonly session: Session,
+    readonly request: SessionRequest,
+  ) {
+    this.framing = session.info.framing
+    this.outbox = new Outbox(session, hub.options.outboxBytes, onOverflow.bind(this))
+    this.openedAt = this.lastSeen = Date.now()
+  }
+
+  get isOpen(): boolean {
+    return !this.done
+  }
+
+  get transport(): string {
+    return this.session.info.transport
+  }
+
+  /** Identifiers this connection is subscribed to. */
+  get identifiers(): string[] {
+    return [...this.channels.keys()]
+  }
+
+  /** Sends `welcome`, restoring the session named by `restoreSid` when the cache still has it. */
+  open(restoreSid?: string): void {
+    const state = restoreSid && this.session.info.extended ? this.hub.sessions.take(restoreSid) : undefined
+    if (!state) {
+      this.send(replies.welcome(this.sid))
+      return
+    }
+    const ids: string[] = []
+    for (const { identifier, streams } of state.channels) {
+      const subs = streams.map((stream) => new Subscription(this, identifier, stream))
+      for (const sub of subs) {
+        // Held until the client says where it is (its `history` command), so nothing is sent twice.
+        sub.held = []
+        this.hub.subscribe(sub)
+      }
+      this.channels.set(identifier, subs)
+      this.restorePending.add(identifier)
+      ids.push(identifier)
+    }
+    this.restoreDeadline = Date.now() + RESTORE_HOLD_MS
+    this.hub.metrics.sessionsRestored.inc()
+    this.hub.log.info({ sid: this.sid, restoredFrom: restoreSid, channels: ids.length }, 'session restored')
+    this.send(replies.welcome(this.sid, ids))
+  }
+
+  /** Queues one protocol reply (JSON text of the whole message). */
+  send(json: string): void {
+    this.outbox.push(this.framing.reply(json))
+  }
+
+  /** Hot path: one broadcast for one of this connection's subscriptions. */
+  deliver(sub: Subscription, prepared: PreparedBroadcast): void {
+    if (sub.held !== null) {
+      sub.held.push(prepared)
+      return
+    }
+    const m = prepared.message
+    if (m.epoch === sub.lastEpoch && m.offset <= sub.lastOffset) return
+    sub.lastEpoch = m.epoch
+    sub.lastOffset = m.offset
+    this.outbox.push(prepared.bytes(this.framing))
+  }
+
+  // ---- SessionSink -------------------------------------------------------------------------
+
+  receive(text: string): void {
+    if (this.done) return
+    this.lastSeen = Date.now()
+    let command
+    try {
+      command = decodeCommand(text)
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err
+      this.hub.rejectInput('HERALD_ERR_BAD_COMMAND', err.message, { sid: this.sid })
+      this.disconnect(Disconnects.invalidCommand)
+      return
+    }
+    switch (command.command) {
+      case 'subscribe':
+        return this.subscribe(command.identifier, command.history)
+      case 'unsubscribe':
+        return this.unsubscribe(command.identifier)
+      case 'history':
+        void this.history(command.identifier, command.history)
+        return
+      case 'ping':
+        return this.send(replies.pong())
+      case 'pong':
+        return
+      case 'message':
+      case 'whisper':
+        // Standalone streams have no actions (AnyCable's $pubsub allows only $-prefixed ones).
+        this.hub.log.info({ sid: this.sid, command: command.command, identifier: command.identifier }, 'command ignored: no actions on $pubsub streams')
+        return
+    }
+  }
+
+  /** Liveness from the transport that is not a command (a WebSocket pong). */
+  heard(): void {
+    this.lastSeen = Date.now()
+  }
+
+  drained(): void {
+    this.outbox.drained()
+  }
+
+  closed(reason?: Disconnect): void {
+    this.cleanup(reason ?? Disconnects.normal)
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  subscribe(identifier: string, history?: HistoryRequest): void {
+    if (this.channels.has(identifier)) {
+      this.hub.log.debug({ sid: this.sid, identifier }, 'duplicate subscribe ignored')
+      return
+    }
+    const verdict = this.hub.authorizer.authorize(identifier)
+    if (!verdict.ok) {
+      this.hub.log.info({ sid: this.sid, identifier, why: verdict.why }, 'subscription rejected')
+      this.hub.metrics.errors.inc({ code: 'HERALD_ERR_SUBSCRIPTION_REJECTED' })
+      this.send(replies.reject(identifier))
+      return
+    }
+    const sub = new Subscription(this, identifier, verdict.stream)
+    this.channels.set(identifier, [sub])
+    this.send(replies.confirm(identifier))
+    const snapshot = this.hub.snapshot(verdict.stream)
+    if (snapshot !== undefined) this.send(replies.transmit(identifier, snapshot))
+    const wantsHistory = history && this.session.info.extended && ((history.since ?? 0) > 0 || history.streams)
+    if (wantsHistory) sub.held = []
+    this.hub.subscribe(sub)
+    if (wantsHistory) void this.history(identifier, history, true)
+  }
+
+  unsubscribe(identifier: string): void {
+    const subs = this.channels.get(identifier)
+    if (!subs) return
+    this.channels.delete(identifier)
+    this.restorePending.delete(identifier)
+    for (const sub of subs) this.hub.unsubscribe(sub)
+  }
+
+  /**
+   * Replays what each stream of the channel kept after the client's position (or since a time),
+   * then `confirm_history`; `reject_history` when any stream cannot be served. Live messages are
+   * held meanwhile and released afterwards without duplicates.
+   */
+  async history(identifier: string, request: HistoryRequest, alreadyHeld = false): Promise<void> {
+    const subs = this.channels.get(identifier)
+    if (!subs) return
+    const since = request.since ?? 0
+    if (!this.session.info.extended || (since <= 0 && !request.streams)) {
+      if (!this.session.info.extended) this.send(replies.rejectHistory(identifier))
+      if (alreadyHeld) this.release(subs)
+      return
+    }
+    if (!alreadyHeld) for (const sub of subs) sub.held ??= []
+    let backlogs: StreamMessage[][]
+    try {
+      backlogs = await Promise.all(
+        subs.map((sub) => {
+          const position = request.streams?.[sub.stream]
+          if (position) {
+            if (sub.isNew(position.epoch, position.offset)) sub.advance(position.epoch, position.offset)
+            return this.hub.broker.history(sub.stream, { position })
+          }
+          return since > 0 ? this.hub.broker.history(sub.stream, { sinceMs: since * 1000 }) : Promise.resolve([])
+        }),
+      )
+    } catch (err) {
+      if (!(err instanceof HistoryUnavailable)) this.hub.log.err({ err, sid: this.sid }, 'history failed')
+      else this.hub.log.info({ sid: this.sid, identifier, why: err.message }, 'history rejected')
+      this.hub.metrics.historyRejected.inc()
+      if (this.done) return
+      this.send(replies.rejectHistory(identifier))
+      this.finishHistory(identifier, subs)
+      return
+    }
+    if (this.done || this.channels.get(identifier) !== subs) return
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i]
+      for (const m of backlogs[i]) {
+        if (!sub.isNew(m.epoch, m.offset)) continue
+        sub.advance(m.epoch, m.offset)
+        this.outbox.push(new PreparedBroadcast(identifier, m).bytes(this.framing))
+      }
+    }
+    this.send(replies.confirmHistory(identifier))
+    this.finishHistory(identifier, subs)
+  }
+
+  private finishHistory(identifier: string, subs: Subscription[]): void {
+    this.restorePending.delete(identifier)
+    this.release(subs)
+  }
+
+  /** Delivers what was held, in order, skipping what the backlog already covered. */
+  private release(subs: Subscription[]): void {
+    for (const sub of subs) {
+      const held = sub.held
+      sub.held = null
+      if (held) for (const p of held) this.deliver(sub, p)
+    }
+  }
+
+  /** Called by the hub's sweep: restored channels whose history request never came go live. */
+  expireRestoreHold(now: number): void {
+    if (this.restorePending.size === 0 || now < this.restoreDeadline) return
+    for (const identifier of this.restorePending) {
+      const subs = this.channels.get(identifier)
+      if (subs) this.release(subs)
+    }
+    this.restorePending.clear()
+  }
+
+  // ---- ending ----------------------------------------------------------------------------------
+
+  /** Sends the AnyCable `disconnect` message, then closes the wire with the same reason. */
+  disconnect(reason: Disconnect): void {
+    if (this.done) return
+    this.outbox.pushNow(this.framing.reply(disconnectMessage(reason)))
+    this.outbox.close()
+    this.session.close(reason)
+    this.cleanup(reason)
+  }
+
+  /** Over the outbox budget: the reader cannot keep up, so a final message would not reach it either. */
+  tooSlow(): void {
+    if (this.done) return
+    this.hub.rejectInput('HERALD_ERR_TOO_SLOW', `outbox over ${this.hub.options.outboxBytes} bytes`, { sid: this.sid })
+    this.session.close(Disconnects.slow)
+    this.cleanup(Disconnects.slow)
+  }
+
+  private cleanup(reason: Disconnect): void {
+    if (this.done) return
+    this.done = true
+    this.outbox.close()
+    const state: SessionState = {
+      channels: [...this.channels].map(([identifier, subs]) => ({ identifier, streams: subs.map((s) => s.stream) })),
+    }
+    for (const subs of this.channels.values()) for (const sub of subs) this.hub.unsubscribe(sub)
+    this.channels.clear()
+    if (this.session.info.extended && reason.reconnect) this.hub.sessions.save(this.sid, state)
+    this.hub.remove(this, reason)
+  }
+}

@@ -1,0 +1,98 @@
+import type { Session } from '../transport/session.js'
+
+/**
+ * Outboxes with something to send this event-loop turn. One setImmediate flushes them all, so
+ * every socket gets one write per turn however many broadcasts it received
+ * (node-platform-notes §2: batching writes per socket per turn is worth ≈8× in fan-out).
+ */
+const dirty: Outbox[] = []
+let flushScheduled = false
+
+function flushAll(): void {
+  flushScheduled = false
+  // Outboxes marked dirty during this loop are flushed in this same pass.
+  for (let i = 0; i < dirty.length; i++) dirty[i].flush()
+  dirty.length = 0
+}
+
+/**
+ * One client's queue of outgoing frames with a byte budget. Honours backpressure: after a
+ * `write` that returns false nothing more is written until the session drains, and frames that
+ * pile up meanwhile go out as one batch. Over budget, the owner is told once (→ too_slow).
+ */
+export class Outbox {
+  private frames: Buffer[] = []
+  private queuedBytes = 0
+  private scheduled = false
+  private blocked = false
+  private closed = false
+
+  constructor(
+    private readonly session: Session,
+    private readonly budget: number,
+    private readonly overflow: (outbox: Outbox) => void,
+  ) {}
+
+  /** Queued here and not yet handed to the session. */
+  get pendingBytes(): number {
+    return this.queuedBytes
+  }
+
+  /** Everything not yet in the kernel: queued here plus what the session buffers. */
+  get totalBytes(): number {
+    return this.queuedBytes + this.session.bufferedBytes
+  }
+
+  push(frame: Buffer): void {
+    if (this.closed) return
+    this.frames.push(frame)
+    this.queuedBytes += frame.length
+    if (this.queuedBytes + this.session.bufferedBytes > this.budget) {
+      this.closed = true
+      this.frames = []
+      this.queuedBytes = 0
+      this.overflow(this)
+      return
+    }
+    this.schedule()
+  }
+
+  /** Writes right away, bypassing batching (for the last message before a close). */
+  pushNow(frame: Buffer): void {
+    if (this.closed) return
+    this.frames.push(frame)
+    this.queuedBytes += frame.length
+    this.flush()
+  }
+
+  flush(): void {
+    this.scheduled = false
+    if (this.blocked || this.closed || this.frames.length === 0) return
+    const frames = this.frames
+    this.frames = []
+    this.queuedBytes = 0
+    if (!this.session.write(frames)) this.blocked = true
+  }
+
+  drained(): void {
+    this.blocked = false
+    if (this.frames.length > 0) this.schedule()
+  }
+
+  /** Stops all further writes; queued frames are dropped. */
+  close(): void {
+    this.closed = true
+    this.frames = []
+    this.queuedBytes = 0
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.blocked) return
+    this.scheduled = true
+    dirty.push(this)
+    if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flushAll)
+    }
+  }
+}

@@ -1,0 +1,218 @@
+import type { Broker, BrokerListener } from '../broker/broker.js'
+import { StreamAuthorizer } from '../auth/stream-authorizer.js'
+import { Connection } from '../connection/connection.js'
+import type { Subscription } from '../connection/subscription.js'
+import { Disconnects, type Disconnect } from '../disconnect.js'
+import type { ErrorCode } from '../errors.js'
+import type { HeraldLogger } from '../observability/logger.js'
+import type { Metrics } from '../observability/metrics.js'
+import { canonicalData, replies, type StreamMessage } from '../protocol/messages.js'
+import type { Session, SessionRequest } from '../transport/session.js'
+import { PreparedBroadcast } from './prepared-broadcast.js'
+import { SessionCache } from './session-cache.js'
+
+export interface HubOptions {
+  /** Seconds between protocol pings. */
+  pingInterval: number
+  outboxBytes: number
+  /** Seconds a disconnected session stays restorable. */
+  sessionsTtl: number
+  /** Seconds without client input before a bidirectional session is closed (0 = never). */
+  inactivityTimeout: number
+  /** Seconds after which any session is closed (0 = never). */
+  maxLifetime: number
+  maxSessions: number
+  publicStreams: boolean
+  streamsSecret: string
+}
+
+/** Lets other parts (jobs) add to what a new subscriber of a stream sees first. */
+export interface StreamHooks {
+  /** JSON text sent to a new subscriber right after `confirm_subscription`, or undefined. */
+  snapshot(stream: string): string | undefined
+}
+
+export interface HubDeps {
+  createBroker: (listener: BrokerListener) => Broker
+  metrics: Metrics
+  log: HeraldLogger
+}
+
+/**
+ * The local registry: connections, and subscribers by stream and identifier. Fans out broker
+ * messages with one encoding per identifier and framing, runs the shared heartbeat and sweep
+ * timers (never a timer per connection), and keeps disconnected sessions for restore.
+ */
+export class Hub {
+  readonly connections = new Set<Connection>()
+  readonly broker: Broker
+  readonly sessions: SessionCache
+  readonly authorizer: StreamAuthorizer
+  readonly metrics: Metrics
+  readonly log: HeraldLogger
+  private readonly streams = new Map<string, Map<string, Set<Subscription>>>()
+  private readonly hooks: StreamHooks[] = []
+  private pingTimer: NodeJS.Timeout | undefined
+  private sweepTimer: NodeJS.Timeout | undefined
+  private subscriptionCount = 0
+
+  constructor(
+    readonly options: HubOptions,
+    deps: HubDeps,
+  ) {
+    this.metrics = deps.metrics
+    this.log = deps.log
+    this.sessions = new SessionCache(options.sessionsTtl * 1000)
+    this.authorizer = new StreamAuthorizer(options)
+    this.broker = deps.createBroker(this.fanOut)
+  }
+
+  start(): void {
+    if (this.options.pingInterval > 0) {
+      this.pingTimer = setInterval(() => this.ping(), this.options.pingInterval * 1000)
+      this.pingTimer.unref()
+    }
+    const timeouts = [this.options.inactivityTimeout, this.options.maxLifetime].filter((t) => t > 0)
+    const sweepMs = Math.max(50, Math.min(1000, ...timeouts.map((t) => (t * 1000) / 4)))
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), sweepMs)
+    this.sweepTimer.unref()
+  }
+
+  addHooks(hooks: StreamHooks): void {
+    this.hooks.push(hooks)
+  }
+
+  snapshot(stream: string): string | undefined {
+    for (const hook of this.hooks) {
+      const s = hook.snapshot(stream)
+      if (s !== undefined) return s
+    }
+    return undefined
+  }
+
+  /** Room for one more session under `maxSessions`? */
+  canAccept(): boolean {
+    return this.connections.size < this.options.maxSessions
+  }
+
+  /** Wraps a transport's session in a connection and sends `welcome` (or restores `restoreSid`). */
+  accept(session: Session, request: SessionRequest, restoreSid?: string): Connection {
+    const conn = new Connection(this, session, request)
+    this.connections.add(conn)
+    this.metrics.connections.inc({ transport: session.info.transport })
+    this.metrics.connectionsTotal.inc({ transport: session.info.transport })
+    this.log.debug({ sid: conn.sid, transport: session.info.transport, remote: request.remoteAddress }, 'session open')
+    conn.open(restoreSid)
+    return conn
+  }
+
+  /** Called by a connection once it has ended. */
+  remove(conn: Connection, reason: Disconnect): void {
+    if (!this.connections.delete(conn)) return
+    this.metrics.connections.dec({ transport: conn.transport })
+    this.metrics.disconnects.inc({ reason: reason.reason })
+    this.log.debug({ sid: conn.sid, reason: reason.reason }, 'session closed')
+  }
+
+  /** Publishes to a stream: canonical JSON once, then broker append + fan-out. */
+  publish(stream: string, data: unknown): Promise<StreamMessage> {
+    this.metrics.published.inc()
+    return this.broker.publish(stream, canonicalData(data))
+  }
+
+  subscribe(sub: Subscription): void {
+    let byIdentifier = this.streams.get(sub.stream)
+    if (!byIdentifier) {
+      byIdentifier = new Map()
+      this.streams.set(sub.stream, byIdentifier)
+      this.broker.subscribe(sub.stream)
+      this.metrics.streams.inc()
+    }
+    let group = byIdentifier.get(sub.identifier)
+    if (!group) byIdentifier.set(sub.identifier, (group = new Set()))
+    group.add(sub)
+    this.subscriptionCount++
+    this.metrics.subscriptions.inc()
+  }
+
+  unsubscribe(sub: Subscription): void {
+    const byIdentifier = this.streams.get(sub.stream)
+    const group = byIdentifier?.get(sub.identifier)
+    if (!byIdentifier || !group || !group.delete(sub)) return
+    this.subscriptionCount--
+    this.metrics.subscriptions.dec()
+    if (group.size > 0) return
+    byIdentifier.delete(sub.identifier)
+    if (byIdentifier.size > 0) return
+    this.streams.delete(sub.stream)
+    this.broker.unsubscribe(sub.stream)
+    this.metrics.streams.dec()
+  }
+
+  /** Local subscribers of a stream (all identifiers). */
+  subscriberCount(stream: string): number {
+    let n = 0
+    for (const group of this.streams.get(stream)?.values() ?? []) n += group.size
+    return n
+  }
+
+  get totalSubscriptions(): number {
+    return this.subscriptionCount
+  }
+
+  /** Records rejected input once: a log line and a metric by code. */
+  rejectInput(code: ErrorCode | string, detail: string, context: Record<string, unknown> = {}): void {
+    this.metrics.errors.inc({ code })
+    this.log.warn({ ...context, code }, detail)
+  }
+
+  /** Ends every session with `server_restart` and stops the timers. */
+  shutdown(): void {
+    clearInterval(this.pingTimer)
+    clearInterval(this.sweepTimer)
+    for (const conn of [...this.connections]) conn.disconnect(Disconnects.shutdown)
+  }
+
+  /** The broker's listener: one PreparedBroadcast per identifier, written to every subscriber. */
+  private readonly fanOut = (message: StreamMessage): void => {
+    const byIdentifier = this.streams.get(message.stream)
+    if (!byIdentifier) return
+    let n = 0
+    for (const [identifier, group] of byIdentifier) {
+      const prepared = new PreparedBroadcast(identifier, message)
+      for (const sub of group) sub.connection.deliver(sub, prepared)
+      n += group.size
+    }
+    this.metrics.deliveries.inc(n)
+  }
+
+  /** One ping per tick, encoded once per framing and queued to every session. */
+  private ping(): void {
+    const json = replies.ping(Math.floor(Date.now() / 1000))
+    const frames: Buffer[] = []
+    const probe = this.options.inactivityTimeout > 0
+    for (const conn of this.connections) {
+      const framing = conn.framing
+      const frame = (frames[framing.id] ??= framing.reply(json))
+      conn.outbox.push(frame)
+      if (probe) conn.session.probe?.()
+    }
+  }
+
+  private sweep(now: number): void {
+    const idleMs = this.options.inactivityTimeout * 1000
+    const lifetimeMs = this.options.maxLifetime * 1000
+    for (const conn of this.connections) {
+      if (idleMs > 0 && conn.session.info.bidirectional && now - conn.lastSeen > idleMs) {
+        this.log.info({ sid: conn.sid, idleMs: now - conn.lastSeen }, 'inactivity timeout')
+        conn.disconnect(Disconnects.idle)
+      } else if (lifetimeMs > 0 && now - conn.openedAt > lifetimeMs) {
+        this.log.info({ sid: conn.sid }, 'maximum lifetime reached')
+        conn.disconnect(Disconnects.lifetime)
+      } else {
+        conn.expireRestoreHold(now)
+      }
+    }
+    this.sessions.sweep(now)
+  }
+}

@@ -1,0 +1,48 @@
+/** A job's life: queued → running → exactly one of succeeded, failed, cancelled. */
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled'])
+
+/** What GET /jobs/:id returns and a late subscriber receives first. */
+export interface JobSnapshot {
+  id: string
+  type: string
+  stream: string
+  state: JobState
+  /** 0..1 */
+  progress: number
+  message: string | null
+  data?: unknown
+  result?: unknown
+  error?: { message: string }
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+  updatedAt: string
+}
+
+/** What a job handler gets besides its input. */
+export interface JobContext {
+  readonly id: string
+  /** Aborted when the job is cancelled (POST /jobs/:id/cancel or shutdown). */
+  readonly signal: AbortSignal
+  /** Reports progress: `fraction` in 0..1 (clamped), an optional message and JSON data. */
+  progress(fraction: number, message?: string, data?: unknown): void
+}
+
+export type JobHandler<I = any, R = unknown> = (input: I, context: JobContext) => Promise<R> | R
+
+export interface JobTypeDefinition<I = any, R = unknown> {
+  /**
+   * Runs the job in this process. Without one the job is driven from outside via
+   * POST /jobs/:id/progress (a worker elsewhere).
+   */
+  handler?: JobHandler<I, R>
+  /** Validates and normalises the input; throw (or return an error string) to answer 400. */
+  parseInput?: (input: unknown) => I
+  description?: string
+}
+
+/** The stream a job's events are published on. */
+export function jobStream(id: string): string {
+  return `job:${id}`
+}

@@ -1,0 +1,90 @@
+/**
+ * AnyCable's extended Action Cable vocabulary (see docs/protocol.md).
+ * Pure types and string builders: no I/O and no node: imports, so a client can share them.
+ */
+
+export const PROTOCOL_BASE = 'actioncable-v1-json'
+export const PROTOCOL_EXT = 'actioncable-v1-ext-json'
+export const SUPPORTED_PROTOCOLS = [PROTOCOL_EXT, PROTOCOL_BASE] as const
+
+/** A position in one stream's history: `offset` counts from 1, `epoch` names the history's life. */
+export interface StreamPosition {
+  readonly offset: number
+  readonly epoch: string
+}
+
+export interface HistoryRequest {
+  /** Unix seconds: messages at or after it, for streams without a position. */
+  readonly since?: number
+  readonly streams?: Readonly<Record<string, StreamPosition>>
+}
+
+export type Command =
+  | { command: 'subscribe'; identifier: string; history?: HistoryRequest }
+  | { command: 'unsubscribe'; identifier: string }
+  | { command: 'message'; identifier: string; data: string }
+  | { command: 'history'; identifier: string; history: HistoryRequest }
+  | { command: 'whisper'; identifier: string; data: unknown }
+  | { command: 'pong' }
+  | { command: 'ping' }
+
+/** One published message as the broker stored it. `data` is JSON text, already canonical. */
+export interface StreamMessage {
+  readonly stream: string
+  readonly data: string
+  readonly offset: number
+  readonly epoch: string
+  /** Unix milliseconds when the broker accepted it. */
+  readonly at: number
+}
+
+const q = JSON.stringify
+
+export const replies = {
+  welcome(sid: string, restoredIds?: readonly string[]): string {
+    return restoredIds
+      ? `{"type":"welcome","sid":${q(sid)},"restored":true,"restored_ids":${q(restoredIds)}}`
+      : `{"type":"welcome","sid":${q(sid)}}`
+  },
+  ping(unixSeconds: number): string {
+    return `{"type":"ping","message":${unixSeconds}}`
+  },
+  pong(): string {
+    return '{"type":"pong"}'
+  },
+  confirm(identifier: string): string {
+    return `{"type":"confirm_subscription","identifier":${q(identifier)}}`
+  },
+  reject(identifier: string): string {
+    return `{"type":"reject_subscription","identifier":${q(identifier)}}`
+  },
+  confirmHistory(identifier: string): string {
+    return `{"type":"confirm_history","identifier":${q(identifier)}}`
+  },
+  rejectHistory(identifier: string): string {
+    return `{"type":"reject_history","identifier":${q(identifier)}}`
+  },
+  /** A data message without a position (a transmission, e.g. a job snapshot). `message` is JSON text. */
+  transmit(identifier: string, message: string): string {
+    return `{"identifier":${q(identifier)},"message":${message}}`
+  },
+  /** A broadcast with its position, so ext clients can resume after it. */
+  data(identifier: string, m: StreamMessage): string {
+    return `{"identifier":${q(identifier)},"message":${m.data},"stream_id":${q(m.stream)},"epoch":${q(m.epoch)},"offset":${m.offset}}`
+  },
+}
+
+/**
+ * Broadcast `data` is a string per AnyCable: if it parses as JSON (and is not null) the message is
+ * that value, else the string itself. Returned as canonical one-line JSON text, computed once per publish.
+ */
+export function canonicalData(data: unknown): string {
+  if (typeof data !== 'string') return JSON.stringify(data ?? null)
+  try {
+    const parsed = JSON.parse(data)
+    if (parsed !== null) return JSON.stringify(parsed)
+  } catch {
+    // not JSON: the raw string is the message
+  }
+  return JSON.stringify(data)
+}

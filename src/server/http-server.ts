@@ -1,0 +1,86 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { HeraldError } from '../errors.js'
+import type { Hub } from '../hub/hub.js'
+import type { HttpRequest } from '../transport/http-body.js'
+import type { WebSocketTransport } from '../transport/websocket.js'
+import { sendError, type HttpResponse } from './respond.js'
+import type { Router } from './router.js'
+
+/**
+ * Node's HTTP/1.1 timeouts, set on purpose (node-platform-notes §3): held responses (SSE,
+ * long polls) are never cut because `requestTimeout` only covers receiving the request and
+ * `server.timeout` (socket inactivity) stays 0; clients that dawdle over their headers or body,
+ * or sit idle between requests, still are.
+ */
+export const HTTP1_TIMEOUTS = Object.freeze({
+  headersTimeout: 15_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
+  timeout: 0,
+})
+
+export interface RequestHandlerDeps {
+  hub: Hub
+  router: Router
+  ws: WebSocketTransport
+}
+
+/** Routes one request; unknown paths 404, thrown HeraldErrors become their status. */
+export async function handleRequest(deps: RequestHandlerDeps, req: HttpRequest, res: HttpResponse): Promise<void> {
+  let url: URL
+  try {
+    url = new URL(req.url ?? '/', 'http://herald.invalid')
+  } catch {
+    sendError(res, new HeraldError('HERALD_ERR_BAD_REQUEST', 'unparseable request target'))
+    return
+  }
+  try {
+    const handled = await deps.router.dispatch(req, res, url)
+    if (!handled) throw new HeraldError('HERALD_ERR_NOT_FOUND', `${req.method} ${url.pathname}`)
+  } catch (err) {
+    if (HeraldError.is(err)) {
+      if (err.status >= 500) deps.hub.log.err({ err, path: url.pathname }, 'request failed')
+      else deps.hub.rejectInput(err.code, err.message, { method: req.method, path: url.pathname })
+    } else {
+      deps.hub.metrics.errors.inc({ code: 'HERALD_ERR_INTERNAL' })
+      deps.hub.log.err({ err, path: url.pathname }, 'request failed')
+    }
+    sendError(res, err)
+  }
+}
+
+export function createHttp1Server(deps: RequestHandlerDeps): http.Server {
+  const server = http.createServer((req, res) => void handleRequest(deps, req, res))
+  Object.assign(server, HTTP1_TIMEOUTS)
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://herald.invalid')
+    if (!deps.ws.matches(url) || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      deps.hub.rejectInput('HERALD_ERR_NOT_FOUND', 'upgrade to an unknown path', { path: url.pathname })
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    deps.ws.handleUpgrade(req, socket, head, url)
+  })
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    deps.hub.metrics.errors.inc({ code: 'HERALD_ERR_BAD_REQUEST' })
+    deps.hub.log.debug({ err: err.message, code: err.code }, 'http client error')
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    } else socket.destroy()
+  })
+  return server
+}
+
+export function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    // A backlog above Node's 511 so connection bursts are not refused (node-platform-notes §4).
+    server.listen({ host, port, backlog: 4096 }, () => {
+      server.off('error', reject)
+      resolve(server.address() as AddressInfo)
+    })
+  })
+}

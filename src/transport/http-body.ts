@@ -1,0 +1,57 @@
+import { isUtf8 } from 'node:buffer'
+import type { IncomingMessage } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
+import { HeraldError } from '../errors.js'
+
+export type HttpRequest = IncomingMessage | Http2ServerRequest
+
+/**
+ * Reads a request body of at most `maxBytes`. A declared Content-Length over the limit is refused
+ * before reading; otherwise chunks are counted as they arrive and reading stops at the limit
+ * (hono's bodyLimit). Invalid UTF-8 is refused rather than silently replaced.
+ */
+export function readBody(req: HttpRequest, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume() // let the rest arrive and be discarded so the response can be read
+    return Promise.reject(new HeraldError('HERALD_ERR_BODY_TOO_LARGE', `${declared} bytes declared, limit ${maxBytes}`))
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let failed = false
+    const onData = (chunk: Buffer) => {
+      if (failed) return
+      size += chunk.length
+      if (size > maxBytes) {
+        failed = true
+        chunks.length = 0
+        reject(new HeraldError('HERALD_ERR_BODY_TOO_LARGE', `over ${maxBytes} bytes`))
+        return
+      }
+      chunks.push(chunk)
+    }
+    req.on('data', onData)
+    req.once('end', () => {
+      if (failed) return
+      const body = Buffer.concat(chunks, size)
+      if (!isUtf8(body)) reject(new HeraldError('HERALD_ERR_INVALID_UTF8', 'request body'))
+      else resolve(body)
+    })
+    req.once('error', (err) => {
+      if (!failed) reject(err)
+      failed = true
+    })
+  })
+}
+
+/** Reads and parses a JSON body; an empty body is `undefined`. */
+export async function readJson(req: HttpRequest, maxBytes: number): Promise<unknown> {
+  const body = await readBody(req, maxBytes)
+  if (body.length === 0) return undefined
+  try {
+    return JSON.parse(body.toString('utf8'))
+  } catch (err) {
+    throw new HeraldError('HERALD_ERR_BAD_JSON', (err as Error).message)
+  }
+}

@@ -1,0 +1,61 @@
+import type { Disconnect } from '../disconnect.js'
+import type { StreamMessage } from '../protocol/messages.js'
+
+export type TransportName = 'ws' | 'ws-h2' | 'sse' | 'http-stream' | 'long-poll' | 'job-poll' | 'h2-stream'
+
+/**
+ * How encoded protocol messages become bytes on one kind of wire. Each framing encodes a
+ * broadcast once for all of its sessions (hub/prepared-frames.ts caches by `id`).
+ */
+export interface Framing {
+  /** Small dense integer, an index into per-broadcast caches. */
+  readonly id: number
+  readonly name: string
+  /** A control reply or transmission (JSON text of the whole reply object). */
+  reply(json: string): Buffer
+  /** A positioned broadcast for `identifier`; `json` is the full data reply built once by the hub. */
+  data(json: string, identifier: string, message: StreamMessage): Buffer
+}
+
+export interface SessionInfo {
+  readonly transport: TransportName
+  readonly httpVersion: '1.1' | '2'
+  /** May the client send commands on this wire? */
+  readonly bidirectional: boolean
+  readonly framing: Framing
+  /** The extended protocol (history, positions, restore)? */
+  readonly extended: boolean
+}
+
+/**
+ * The only transport type the core sees. The transport implements it; the core hands the
+ * transport a SessionSink for the other direction.
+ */
+export interface Session {
+  readonly info: SessionInfo
+  /** Writes frames in order; false = stop and wait for `SessionSink.drained()`. */
+  write(frames: Buffer[]): boolean
+  /** Bytes accepted by `write` that have not reached the kernel yet. */
+  readonly bufferedBytes: number
+  /** Ends the wire with this reason (after any final frame the core already wrote). */
+  close(reason: Disconnect): void
+  /** Sends the wire's own liveness probe (a WebSocket ping frame), whose answer calls `heard()`. */
+  probe?(): void
+}
+
+export interface SessionSink {
+  /** One complete client command (a WebSocket message, a JSON line). */
+  receive(text: string): void
+  drained(): void
+  /** Liveness that is not a command (a WebSocket pong). */
+  heard(): void
+  /** The wire is gone; `reason` when the transport knows why (a peer close, an error). */
+  closed(reason?: Disconnect): void
+}
+
+/** What a transport learned from the request that opened the session. */
+export interface SessionRequest {
+  readonly url: URL
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+  readonly remoteAddress: string | undefined
+}

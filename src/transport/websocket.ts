@@ -1,0 +1,184 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { Disconnects, type Disconnect } from '../disconnect.js'
+import type { Connection } from '../connection/connection.js'
+import type { Hub } from '../hub/hub.js'
+import { SUPPORTED_PROTOCOLS, PROTOCOL_EXT } from '../protocol/messages.js'
+import { wsFraming } from './framing/ws-frame.js'
+import type { OriginPolicy } from './origin.js'
+import type { Session, SessionInfo, SessionRequest, TransportName } from './session.js'
+import type { Socket } from 'node:net'
+
+export interface WebSocketOptions {
+  path: string
+  maxMessageSize: number
+  ignoreEncodingErrors: boolean
+  /** Seconds of TCP keepalive idle time (0 = off). */
+  kaTime: number
+  origins: OriginPolicy
+}
+
+const kConn = Symbol('herald.connection')
+type Tagged<T> = T & { [kConn]?: Connection }
+
+/** ws error codes → Herald's error code and the disconnect the peer was sent. */
+const WS_ERRORS: Record<string, [string, Disconnect]> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: ['HERALD_ERR_MESSAGE_TOO_BIG', Disconnects.messageTooBig],
+  WS_ERR_INVALID_UTF8: ['HERALD_ERR_INVALID_UTF8', Disconnects.invalidUtf8],
+}
+
+const infoFor = (transport: TransportName, httpVersion: '1.1' | '2', extended: boolean): SessionInfo =>
+  Object.freeze({ transport, httpVersion, bidirectional: true, framing: wsFraming, extended })
+const INFO = {
+  'ws:1.1:base': infoFor('ws', '1.1', false),
+  'ws:1.1:ext': infoFor('ws', '1.1', true),
+  'ws-h2:2:base': infoFor('ws-h2', '2', false),
+  'ws-h2:2:ext': infoFor('ws-h2', '2', true),
+}
+
+/** One WebSocket as a Session: frames prepared by the hub are written raw to the socket. */
+class WebSocketSession implements Session {
+  constructor(
+    readonly info: SessionInfo,
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+  ) {}
+
+  write(frames: Buffer[]): boolean {
+    const socket = this.socket
+    if (socket.destroyed || !socket.writable) return true
+    // One write per turn: a concatenated buffer beats several writes (node-platform-notes §2).
+    return socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames))
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength
+  }
+
+  close(reason: Disconnect): void {
+    // A reader too slow for its budget would not read a close frame either.
+    if (reason === Disconnects.slow) this.ws.terminate()
+    else this.ws.close(reason.closeCode, reason.reason)
+  }
+
+  probe(): void {
+    if (this.ws.readyState === 1) this.ws.ping()
+  }
+}
+
+function onMessage(this: Tagged<WebSocket>, data: Buffer, isBinary: boolean): void {
+  const conn = this[kConn]
+  if (!conn) return
+  if (isBinary) {
+    conn.hub.rejectInput('HERALD_ERR_BINARY_FRAME', 'binary frame received', { sid: conn.sid })
+    conn.disconnect(Disconnects.binaryFrame)
+    return
+  }
+  conn.receive(data.toString('utf8'))
+}
+
+function onPong(this: Tagged<WebSocket>): void {
+  this[kConn]?.heard()
+}
+
+function onDrain(this: Tagged<Duplex>): void {
+  this[kConn]?.drained()
+}
+
+function onError(this: Tagged<WebSocket>, err: Error & { code?: string }): void {
+  const conn = this[kConn]
+  if (!conn) return
+  const known = err.code ? WS_ERRORS[err.code] : undefined
+  if (known) {
+    conn.hub.rejectInput(known[0], err.message, { sid: conn.sid })
+    conn.closed(known[1])
+  } else {
+    conn.hub.rejectInput('HERALD_ERR_BAD_FRAME', err.message, { sid: conn.sid, wsCode: err.code })
+    conn.closed(Disconnects.invalidCommand)
+  }
+}
+
+function onClose(this: Tagged<WebSocket>, code: number, reason: Buffer): void {
+  const conn = this[kConn]
+  if (!conn) return
+  conn.hub.log.info({ sid: conn.sid, code, reason: reason.toString('utf8') }, 'websocket closed')
+  conn.closed()
+}
+
+/**
+ * RFC 6455 at `--path` via ws (noServer + handleUpgrade), with Herald's checks first:
+ * path (404), Origin (403), session limit (503). Protocol-level faults map to close codes:
+ * too large 1009, invalid UTF-8 1007, binary 1003, malformed command 1008.
+ */
+export class WebSocketTransport {
+  readonly wss: WebSocketServer
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly options: WebSocketOptions,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: options.maxMessageSize,
+      skipUTF8Validation: options.ignoreEncodingErrors,
+      // Echo the first supported subprotocol; browsers fail the handshake without the echo.
+      handleProtocols: (offered) => SUPPORTED_PROTOCOLS.find((p) => offered.has(p)) ?? false,
+    })
+  }
+
+  matches(url: URL): boolean {
+    return url.pathname === this.options.path
+  }
+
+  /** Pre-upgrade checks; returns an HTTP status and error code when the upgrade must be refused. */
+  check(origin: string | undefined): { status: number; code: string } | undefined {
+    if (!this.options.origins.allows(origin)) return { status: 403, code: 'HERALD_ERR_FORBIDDEN_ORIGIN' }
+    if (!this.hub.canAccept()) return { status: 503, code: 'HERALD_ERR_TOO_MANY_SESSIONS' }
+    return undefined
+  }
+
+  /** HTTP/1.1 `upgrade` handler for requests at the WebSocket path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    const refusal = this.check(req.headers.origin)
+    if (refusal) {
+      this.hub.rejectInput(refusal.code, 'websocket upgrade refused', { origin: req.headers.origin, remote: req.socket.remoteAddress })
+      const text = refusal.status === 403 ? 'Forbidden' : 'Service Unavailable'
+      socket.end(`HTTP/1.1 ${refusal.status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+      return
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, 'ws', '1.1', {
+      url, headers: req.headers, remoteAddress: req.socket.remoteAddress,
+    }))
+  }
+
+  /** Wires an open WebSocket (over HTTP/1.1 or an HTTP/2 stream) to a new connection. */
+  attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: SessionRequest): Connection {
+    const extended = ws.protocol === PROTOCOL_EXT
+    const info = INFO[`${transport}:${httpVersion}:${extended ? 'ext' : 'base'}` as keyof typeof INFO]
+    if (this.options.kaTime > 0 && typeof (socket as Socket).setKeepAlive === 'function') {
+      (socket as Socket).setKeepAlive(true, this.options.kaTime * 1000)
+    }
+    const session = new WebSocketSession(info, ws, socket)
+    const restoreSid = headerValue(request.headers['x-anycable-restore-sid']) ?? request.url.searchParams.get('sid') ?? undefined
+    const conn = this.hub.accept(session, request, restoreSid)
+    ;(ws as Tagged<WebSocket>)[kConn] = conn
+    ;(socket as Tagged<Duplex>)[kConn] = conn
+    ws.on('message', onMessage)
+    ws.on('pong', onPong)
+    ws.on('error', onError)
+    ws.on('close', onClose)
+    socket.on('drain', onDrain)
+    return conn
+  }
+
+  close(): void {
+    this.wss.close()
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v || undefined
+}
