@@ -125,12 +125,16 @@ export class Herald {
     this.log.notice('herald shutting down')
     this.jobs.close()
     this.hub.shutdown()
-    this.ws.close()
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     this.server.closeIdleConnections()
-    const timer = setTimeout(() => this.server.closeAllConnections(), graceMs)
+    // Clients get `graceMs` to read the final disconnect and answer the close frame.
+    const timer = setTimeout(() => {
+      this.ws.close()
+      this.server.closeAllConnections()
+    }, graceMs)
     await closed
     clearTimeout(timer)
+    this.ws.close()
     await this.hub.broker.close()
   }
 

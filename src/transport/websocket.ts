@@ -113,6 +113,8 @@ function onClose(this: Tagged<WebSocket>, code: number, reason: Buffer): void {
  */
 export class WebSocketTransport {
   readonly wss: WebSocketServer
+  /** Open WebSockets, so shutdown can end the ones whose peers never answer the close frame. */
+  private readonly open = new Set<WebSocket>()
 
   constructor(
     private readonly hub: Hub,
@@ -171,10 +173,15 @@ export class WebSocketTransport {
     ws.on('error', onError)
     ws.on('close', onClose)
     socket.on('drain', onDrain)
+    this.open.add(ws)
+    ws.once('close', () => this.open.delete(ws))
     return conn
   }
 
+  /** Stops the server side; sockets still open (peers that ignored the close frame) are destroyed. */
   close(): void {
+    for (const ws of this.open) ws.terminate()
+    this.open.clear()
     this.wss.close()
   }
 }
