@@ -1,0 +1,25 @@
+import { envName, kebab } from './load.js'
+import { configSchema } from './schema.js'
+
+/** docs/configuration.md, generated from the schema so the two cannot disagree. */
+export function configurationMarkdown(): string {
+  const rows = Object.entries(configSchema.shape).map(([key, field]: [string, any]) => {
+    const def = field._zod.def.defaultValue
+    const shown = def === undefined ? '' : `\`${JSON.stringify(def)}\``
+    return `| \`--${kebab(key)}\` | \`${envName(key)}\` | ${shown} | ${String(field.description ?? '').replace(/\|/g, '\\|')} |`
+  })
+  return `# Configuration
+
+Generated from \`src/config/schema.ts\` by \`npm run docs:config\`; do not edit by hand.
+
+Sources, in rising precedence: defaults, a JSON file (\`--config FILE\`, keys in camelCase or
+kebab-case), \`HERALD_*\` environment variables, command-line flags. Every invalid option is
+reported at once (\`path: problem\`, one per line) and Herald exits with status 2. Booleans accept
+\`true/false/1/0/yes/no\`; \`--flag\` alone means true and \`--no-flag\` false. Durations are
+seconds (fractions allowed), sizes are bytes.
+
+| flag | environment | default | meaning |
+| --- | --- | --- | --- |
+${rows.join('\n')}
+`
+}
