@@ -7,7 +7,7 @@ import type { Framing, Session, SessionRequest, SessionSink } from '../transport
 import type { Hub } from '../hub/hub.js'
 import { PreparedBroadcast } from '../hub/prepared-broadcast.js'
 import type { SessionState } from '../hub/session-cache.js'
-import { Outbox } from './outbox.js'
+import { Outbox, type OutboxOwner } from './outbox.js'
 import { Subscription } from './subscription.js'
 
 /** How long restored subscriptions hold live messages waiting for the client's history request. */
@@ -17,33 +17,33 @@ export function newSessionId(): string {
   return randomBytes(16).toString('base64url')
 }
 
-function onOverflow(this: Connection): void {
-  this.tooSlow()
-}
-
 /**
  * The per-client state machine: welcome (or restore), commands, subscriptions with their
  * positions, the outbox, and disconnect. It knows a Session and the Hub, never a socket.
  */
-export class Connection implements SessionSink {
+export class Connection implements SessionSink, OutboxOwner {
   readonly sid = newSessionId()
   readonly outbox: Outbox
   readonly framing: Framing
   readonly openedAt: number
   lastSeen: number
+  /** Where the session came from; the request itself is not retained (memory per idle connection). */
+  readonly remoteAddress: string | undefined
   /** Channel identifier → one subscription per stream of that channel. */
   private readonly channels = new Map<string, Subscription[]>()
-  private readonly restorePending = new Set<string>()
+  /** Restored channels still waiting for the client's history request; allocated only on restore. */
+  private restorePending: Set<string> | undefined
   private restoreDeadline = 0
   private done = false
 
   constructor(
     readonly hub: Hub,
     readonly session: Session,
-    readonly request: SessionRequest,
+    request: SessionRequest,
   ) {
     this.framing = session.info.framing
-    this.outbox = new Outbox(session, hub.options.outboxBytes, onOverflow.bind(this))
+    this.remoteAddress = request.remoteAddress
+    this.outbox = new Outbox(session, hub.options.outboxBytes, this)
     this.openedAt = this.lastSeen = Date.now()
   }
 
@@ -68,6 +68,7 @@ export class Connection implements SessionSink {
       return
     }
     const ids: string[] = []
+    this.restorePending = new Set()
     for (const { identifier, streams } of state.channels) {
       const subs = streams.map((stream) => new Subscription(this, identifier, stream))
       for (const sub of subs) {
@@ -179,7 +180,7 @@ export class Connection implements SessionSink {
     const subs = this.channels.get(identifier)
     if (!subs) return
     this.channels.delete(identifier)
-    this.restorePending.delete(identifier)
+    this.restorePending?.delete(identifier)
     for (const sub of subs) this.hub.unsubscribe(sub)
   }
 
@@ -233,7 +234,7 @@ export class Connection implements SessionSink {
   }
 
   private finishHistory(identifier: string, subs: Subscription[]): void {
-    this.restorePending.delete(identifier)
+    this.restorePending?.delete(identifier)
     this.release(subs)
   }
 
@@ -248,12 +249,12 @@ export class Connection implements SessionSink {
 
   /** Called by the hub's sweep: restored channels whose history request never came go live. */
   expireRestoreHold(now: number): void {
-    if (this.restorePending.size === 0 || now < this.restoreDeadline) return
+    if (!this.restorePending || now < this.restoreDeadline) return
     for (const identifier of this.restorePending) {
       const subs = this.channels.get(identifier)
       if (subs) this.release(subs)
     }
-    this.restorePending.clear()
+    this.restorePending = undefined
   }
 
   // ---- ending ----------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ function flushAll(): void {
   dirty.length = 0
 }
 
+export interface OutboxOwner {
+  tooSlow(): void
+}
+
 /**
  * One client's queue of outgoing frames with a byte budget. Honours backpressure: after a
  * `write` that returns false nothing more is written until the session drains, and frames that
@@ -30,7 +34,8 @@ export class Outbox {
   constructor(
     private readonly session: Session,
     private readonly budget: number,
-    private readonly overflow: (outbox: Outbox) => void,
+    /** Told once when the budget is exceeded; an owner object, not a closure per connection. */
+    private readonly owner: OutboxOwner,
   ) {}
 
   /** Queued here and not yet handed to the session. */
@@ -51,7 +56,7 @@ export class Outbox {
       this.closed = true
       this.frames = []
       this.queuedBytes = 0
-      this.overflow(this)
+      this.owner.tooSlow()
       return
     }
     this.schedule()

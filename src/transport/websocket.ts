@@ -20,7 +20,8 @@ export interface WebSocketOptions {
 }
 
 const kConn = Symbol('herald.connection')
-type Tagged<T> = T & { [kConn]?: Connection }
+const kOpenSet = Symbol('herald.open-set')
+type Tagged<T> = T & { [kConn]?: Connection; [kOpenSet]?: Set<WebSocket> }
 
 /** ws error codes → Herald's error code and the disconnect the peer was sent. */
 const WS_ERRORS: Record<string, [string, Disconnect]> = {
@@ -100,6 +101,7 @@ function onError(this: Tagged<WebSocket>, err: Error & { code?: string }): void 
 }
 
 function onClose(this: Tagged<WebSocket>, code: number, reason: Buffer): void {
+  this[kOpenSet]?.delete(this)
   const conn = this[kConn]
   if (!conn) return
   conn.hub.log.info({ sid: conn.sid, code, reason: reason.toString('utf8') }, 'websocket closed')
@@ -174,7 +176,7 @@ export class WebSocketTransport {
     ws.on('close', onClose)
     socket.on('drain', onDrain)
     this.open.add(ws)
-    ws.once('close', () => this.open.delete(ws))
+    ;(ws as Tagged<WebSocket>)[kOpenSet] = this.open
     return conn
   }
 
