@@ -27,14 +27,16 @@ function coerce(key: string, raw: string, source: string, problems: string[]): u
   switch (baseType(key)) {
     case 'number': {
       const n = Number(raw)
-      if (raw.trim() === '' || !Number.isFinite(n)) problems.push(`${key}: expected a number, got "${raw}" (${source})`)
-      return n
+      if (raw.trim() !== '' && Number.isFinite(n)) return n
+      // Reported here only: undefined keeps the schema from reporting the same value again.
+      problems.push(`${key}: expected a number, got "${raw}" (${source})`)
+      return undefined
     }
     case 'boolean':
       if (/^(1|true|yes|on)$/i.test(raw)) return true
       if (/^(0|false|no|off)$/i.test(raw)) return false
       problems.push(`${key}: expected true or false, got "${raw}" (${source})`)
-      return raw
+      return undefined
     default:
       return raw
   }

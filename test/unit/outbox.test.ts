@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setImmediate as turn } from 'node:timers/promises'
+import { Outbox } from '../../src/connection/outbox.js'
+import type { Disconnect } from '../../src/disconnect.js'
+import type { Session, SessionInfo } from '../../src/transport/session.js'
+
+/** The one fake the suite allows: a Session that records writes and plays backpressure on demand. */
+class FakeSession implements Session {
+  readonly info: SessionInfo = {
+    transport: 'ws', httpVersion: '1.1', bidirectional: true, extended: true,
+    framing: { id: 0, name: 'fake', reply: (json) => Buffer.from(json), data: (json) => Buffer.from(json) },
+  }
+  /** Each write call's frames, as strings. */
+  readonly writes: string[][] = []
+  /** What the next writes return (false = the kernel is full). */
+  accept = true
+  bufferedBytes = 0
+  closedWith: Disconnect | undefined
+
+  write(frames: Buffer[]): boolean {
+    this.writes.push(frames.map((f) => f.toString()))
+    return this.accept
+  }
+
+  close(reason: Disconnect): void {
+    this.closedWith = reason
+  }
+}
+
+function setup(budget = 1000) {
+  const session = new FakeSession()
+  const owner = { slow: 0, tooSlow() { this.slow++ } }
+  const outbox = new Outbox(session, budget, owner)
+  return { session, owner, outbox }
+}
+const frame = (s: string) => Buffer.from(s)
+
+test('frames pushed in one turn go out as one write, in order, on the next turn', async () => {
+  const { session, outbox } = setup()
+  outbox.push(frame('a'))
+  outbox.push(frame('b'))
+  outbox.push(frame('c'))
+  assert.equal(session.writes.length, 0, 'nothing is written synchronously')
+  assert.equal(outbox.pendingBytes, 3)
+  await turn()
+  assert.deepEqual(session.writes, [['a', 'b', 'c']])
+  assert.equal(outbox.pendingBytes, 0)
+  outbox.push(frame('d'))
+  await turn()
+  assert.deepEqual(session.writes, [['a', 'b', 'c'], ['d']])
+})
+
+test('several outboxes are flushed in the same turn', async () => {
+  const one = setup()
+  const two = setup()
+  one.outbox.push(frame('1'))
+  two.outbox.push(frame('2'))
+  await turn()
+  assert.deepEqual([one.session.writes, two.session.writes], [[['1']], [['2']]])
+})
+
+test('after write() returns false nothing is written until drained, then the backlog goes as one batch', async () => {
+  const { session, outbox } = setup()
+  session.accept = false
+  outbox.push(frame('a'))
+  await turn()
+  assert.deepEqual(session.writes, [['a']])
+  outbox.push(frame('b'))
+  outbox.push(frame('c'))
+  await turn()
+  await turn()
+  assert.deepEqual(session.writes, [['a']], 'blocked: no write before drain')
+  assert.equal(outbox.pendingBytes, 2)
+  session.accept = true
+  outbox.drained()
+  await turn()
+  assert.deepEqual(session.writes, [['a'], ['b', 'c']])
+  outbox.drained() // a spurious drain with nothing queued writes nothing
+  await turn()
+  assert.equal(session.writes.length, 2)
+})
+
+test('pushNow writes at once, after what was queued', () => {
+  const { session, outbox } = setup()
+  outbox.push(frame('queued'))
+  outbox.pushNow(frame('final'))
+  assert.deepEqual(session.writes, [['queued', 'final']])
+})
+
+test('over the budget (queued + session-buffered bytes) the owner is told once and nothing more is written', async () => {
+  const { session, owner, outbox } = setup(100)
+  session.accept = false
+  outbox.push(Buffer.alloc(40, 'x'))
+  await turn()
+  assert.equal(session.writes.length, 1)
+  session.bufferedBytes = 40 // the session still holds the first write
+  outbox.push(Buffer.alloc(40, 'y'))
+  assert.equal(owner.slow, 0, '80 bytes: within budget')
+  assert.equal(outbox.totalBytes, 80)
+  outbox.push(Buffer.alloc(40, 'z'))
+  assert.equal(owner.slow, 1, '120 bytes: over budget')
+  assert.equal(outbox.pendingBytes, 0, 'the queue is dropped')
+  outbox.push(frame('more'))
+  outbox.pushNow(frame('more'))
+  session.accept = true
+  outbox.drained()
+  await turn()
+  assert.equal(owner.slow, 1, 'told once')
+  assert.equal(session.writes.length, 1, 'nothing written after the overflow')
+})
+
+test('one frame larger than the whole budget overflows', () => {
+  const { owner, outbox } = setup(10)
+  outbox.push(Buffer.alloc(11))
+  assert.equal(owner.slow, 1)
+})
+
+test('exactly the budget is still fine', async () => {
+  const { session, owner, outbox } = setup(10)
+  outbox.push(Buffer.alloc(10))
+  assert.equal(owner.slow, 0)
+  await turn()
+  assert.equal(session.writes.length, 1)
+})
+
+test('close drops what is queued and ignores later pushes', async () => {
+  const { session, outbox } = setup()
+  outbox.push(frame('a'))
+  outbox.close()
+  outbox.push(frame('b'))
+  outbox.pushNow(frame('c'))
+  await turn()
+  assert.deepEqual(session.writes, [])
+  assert.equal(outbox.pendingBytes, 0)
+})
