@@ -1,0 +1,262 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { WebSocket } from 'ws'
+import { signStream } from '../../src/auth/signed-stream.js'
+import { publicIdentifier, signedIdentifier } from '../../src/protocol/identifier.js'
+import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
+import { metric, until } from '../support/util.js'
+
+const servers: TestHerald[] = []
+after(async () => { await Promise.all(servers.map((s) => s.close())) })
+async function server(overrides: Parameters<typeof startHerald>[0] = {}): Promise<TestHerald> {
+  const s = await startHerald(overrides)
+  servers.push(s)
+  return s
+}
+
+/** The HTTP status that refuses an upgrade (rejects if the socket opens instead). */
+function upgradeStatus(url: string, protocols: string[] = ['actioncable-v1-ext-json'], headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, { headers })
+    ws.on('unexpected-response', (req, res) => {
+      resolve(res.statusCode!)
+      res.resume()
+      req.destroy()
+    })
+    ws.on('open', () => { ws.terminate(); reject(new Error('the upgrade succeeded')) })
+    ws.on('error', () => { /* after the refusal */ })
+  })
+}
+
+const errors = (s: TestHerald, code: string) => metric(s.url, 'herald_errors_total', { code })
+
+describe('WebSocket bad input', () => {
+  let h: TestHerald
+  before(async () => { h = await server({ maxMessageSize: 1024 }) })
+
+  test('a message over maxMessageSize closes 1009', async () => {
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    c.send(JSON.stringify({ command: 'subscribe', identifier: 'x'.repeat(2000) }))
+    assert.equal((await c.closed()).code, 1009)
+    assert.equal(await errors(h, 'HERALD_ERR_MESSAGE_TOO_BIG'), 1)
+    assert.equal(await metric(h.url, 'herald_disconnects_total', { reason: 'message_too_big' }), 1)
+  })
+
+  test('a message of exactly maxMessageSize is accepted', async () => {
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    const base = JSON.stringify({ command: 'ping', pad: '' })
+    c.send(JSON.stringify({ command: 'ping', pad: 'x'.repeat(1024 - base.length) }))
+    await c.waitForType('pong')
+    c.close()
+  })
+
+  test('a text frame that is not UTF-8 closes 1007', async () => {
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    c.ws.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false })
+    assert.equal((await c.closed()).code, 1007)
+    assert.equal(await errors(h, 'HERALD_ERR_INVALID_UTF8'), 1)
+  })
+
+  test('a binary frame gets disconnect unsupported_data, then close 1003', async () => {
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    c.ws.send(Buffer.from('{"command":"ping"}'), { binary: true })
+    const { code, reason } = await c.closed()
+    assert.equal(code, 1003)
+    assert.equal(reason, 'unsupported_data')
+    assert.deepEqual(c.messages.at(-1), { type: 'disconnect', reason: 'unsupported_data', reconnect: false })
+    assert.equal(await errors(h, 'HERALD_ERR_BINARY_FRAME'), 1)
+  })
+
+  for (const [what, text] of [
+    ['malformed JSON', '{"command":"subscribe",'],
+    ['an unknown command', '{"command":"dance","identifier":"x"}'],
+    ['a non-string identifier', '{"command":"subscribe","identifier":{"channel":"$pubsub"}}'],
+  ]) {
+    test(`${what} gets disconnect invalid_command, then close 1008`, async () => {
+      const before = await errors(h, 'HERALD_ERR_BAD_COMMAND')
+      const c = await WireClient.connect(h.wsUrl)
+      await c.waitForType('welcome')
+      c.send(text)
+      const { code, reason } = await c.closed()
+      assert.equal(code, 1008)
+      assert.equal(reason, 'invalid_command')
+      assert.deepEqual(c.messages.at(-1), { type: 'disconnect', reason: 'invalid_command', reconnect: false })
+      assert.equal(await errors(h, 'HERALD_ERR_BAD_COMMAND'), before + 1)
+    })
+  }
+
+  test('an upgrade at another path is 404', async () => {
+    assert.equal(await upgradeStatus(`${h.url.replace('http', 'ws')}/other`), 404)
+    assert.equal(await upgradeStatus(`${h.wsUrl}/deeper`), 404)
+    assert.equal(await errors(h, 'HERALD_ERR_NOT_FOUND'), 2)
+  })
+
+  test('the server stays healthy after all of that', async () => {
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    c.send({ command: 'ping' })
+    await c.waitForType('pong')
+    c.close()
+  })
+})
+
+describe('ignoreEncodingErrors', () => {
+  test('accepts text frames that are not UTF-8', async () => {
+    const h = await server({ ignoreEncodingErrors: true })
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    c.ws.send(Buffer.from('{"command":"ping","x":"\xff"}', 'latin1'), { binary: false })
+    await c.waitForType('pong')
+    c.close()
+  })
+})
+
+describe('upgrade refusals', () => {
+  test('a foreign Origin is 403 when allowedOrigins is set; allowed origins and no Origin pass', async () => {
+    const h = await server({ allowedOrigins: 'app.example, https://other.example' })
+    assert.equal(await upgradeStatus(h.wsUrl, undefined, { origin: 'http://evil.example' }), 403)
+    assert.equal(await upgradeStatus(h.wsUrl, undefined, { origin: 'http://other.example' }), 403, 'scheme must match a full-origin entry')
+    assert.equal(await errors(h, 'HERALD_ERR_FORBIDDEN_ORIGIN'), 2)
+    for (const origin of ['http://app.example', 'https://other.example']) {
+      const c = await WireClient.connect(h.wsUrl, undefined, { headers: { origin } })
+      await c.waitForType('welcome')
+      c.close()
+    }
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    c.close()
+  })
+
+  test('over maxSessions the upgrade is 503; a freed place can be taken again', async () => {
+    const h = await server({ maxSessions: 1 })
+    const first = await WireClient.connect(h.wsUrl)
+    await first.waitForType('welcome')
+    assert.equal(await upgradeStatus(h.wsUrl), 503)
+    assert.equal(await errors(h, 'HERALD_ERR_TOO_MANY_SESSIONS'), 1)
+    first.close()
+    await until(() => h.herald.hub.connections.size === 0, 'session closed')
+    const again = await WireClient.connect(h.wsUrl)
+    await again.waitForType('welcome')
+    again.close()
+  })
+})
+
+describe('subprotocols', () => {
+  let h: TestHerald
+  before(async () => { h = await server({ publicStreams: true }) })
+
+  const cases: [string | string[], string][] = [
+    ['actioncable-v1-ext-json', 'actioncable-v1-ext-json'],
+    ['actioncable-v1-json', 'actioncable-v1-json'],
+    [['actioncable-v1-json', 'actioncable-v1-ext-json'], 'actioncable-v1-ext-json'],
+    [['something-else', 'actioncable-v1-json'], 'actioncable-v1-json'],
+  ]
+  for (const [offered, chosen] of cases) {
+    test(`offered ${JSON.stringify(offered)} → ${chosen}`, async () => {
+      const c = await WireClient.connect(h.wsUrl, offered)
+      assert.equal(c.ws.protocol, chosen)
+      await c.waitForType('welcome')
+      c.close()
+    })
+  }
+
+  test('none offered still works, with the base protocol', async () => {
+    const c = await WireClient.connect(h.wsUrl, [])
+    assert.equal(c.ws.protocol, '')
+    await c.waitForType('welcome')
+    const identifier = publicIdentifier('np')
+    c.send({ command: 'subscribe', identifier, history: { since: 1 } })
+    await c.waitForType('confirm_subscription')
+    const m = await h.herald.publish('np', { a: 1 })
+    const got = await c.waitFor((x) => x.identifier === identifier && x.message)
+    assert.deepEqual(got.message, { a: 1 })
+    assert.equal(got.offset, m.offset)
+    c.send({ command: 'history', identifier, history: { since: 1 } })
+    await c.waitForType('reject_history')
+    c.close()
+  })
+})
+
+describe('subscriptions', () => {
+  test('unsigned streams are rejected without publicStreams; bad signatures and other channels always', async () => {
+    const h = await server()
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    const good = signStream('room', h.herald.streamsSecret)
+    const identifiers = [
+      publicIdentifier('room'),
+      signedIdentifier(signStream('room', 'some other secret')),
+      signedIdentifier(good.slice(0, -1) + (good.endsWith('0') ? '1' : '0')),
+      '{"channel":"ChatChannel"}',
+      'not json',
+    ]
+    for (const identifier of identifiers) {
+      c.send({ command: 'subscribe', identifier })
+      assert.deepEqual(await c.waitFor((m) => m.identifier === identifier), { type: 'reject_subscription', identifier })
+    }
+    assert.equal(await errors(h, 'HERALD_ERR_SUBSCRIPTION_REJECTED'), identifiers.length)
+    c.send({ command: 'subscribe', identifier: signedIdentifier(good) })
+    await c.waitForType('confirm_subscription')
+    assert.equal(c.ws.readyState, WebSocket.OPEN, 'a rejection does not end the session')
+    c.close()
+  })
+
+  test('a duplicate subscribe is ignored; unsubscribe has no reply and stops delivery', async () => {
+    const h = await server({ publicStreams: true })
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    const identifier = publicIdentifier('dup')
+    c.send({ command: 'subscribe', identifier })
+    c.send({ command: 'subscribe', identifier })
+    await c.waitForType('confirm_subscription')
+    await h.herald.publish('dup', 1)
+    await c.waitFor((m) => m.message === 1)
+    c.send({ command: 'unsubscribe', identifier })
+    c.send({ command: 'ping' })
+    await c.waitForType('pong')
+    await h.herald.publish('dup', 2)
+    c.send({ command: 'ping' })
+    await c.waitFor((m) => m.type === 'pong' && c.messages.filter((x) => x.type === 'pong').length === 2)
+    assert.deepEqual(c.data().map((m) => m.message), [1])
+    assert.equal(c.messages.filter((m) => m.type === 'confirm_subscription').length, 1)
+    c.close()
+  })
+})
+
+describe('timeouts', () => {
+  test('no input for inactivityTimeout: disconnect idle_timeout', async () => {
+    const h = await server({ inactivityTimeout: 0.3, pingInterval: 0 })
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    const { code, reason } = await c.closed(10_000)
+    assert.equal(code, 1000)
+    assert.equal(reason, 'idle_timeout')
+    assert.deepEqual(c.messages.at(-1), { type: 'disconnect', reason: 'idle_timeout', reconnect: false })
+    assert.equal(await metric(h.url, 'herald_disconnects_total', { reason: 'idle_timeout' }), 1)
+  })
+
+  test('open longer than maxLifetime: disconnect max_lifetime (reconnect allowed)', async () => {
+    const h = await server({ maxLifetime: 0.3 })
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    const { code, reason } = await c.closed(10_000)
+    assert.equal(code, 1000)
+    assert.equal(reason, 'max_lifetime')
+    assert.deepEqual(c.messages.at(-1), { type: 'disconnect', reason: 'max_lifetime', reconnect: true })
+    assert.equal(await metric(h.url, 'herald_disconnects_total', { reason: 'max_lifetime' }), 1)
+  })
+
+  test('server shutdown: disconnect server_restart, close 1001', async () => {
+    const h = await startHerald()
+    const c = await WireClient.connect(h.wsUrl)
+    await c.waitForType('welcome')
+    await h.close()
+    const { code } = await c.closed()
+    assert.equal(code, 1001)
+    assert.deepEqual(c.messages.at(-1), { type: 'disconnect', reason: 'server_restart', reconnect: true })
+  })
+})
