@@ -53,6 +53,10 @@ export class Outbox {
     this.frames.push(frame)
     this.queuedBytes += frame.length
     if (this.queuedBytes + this.session.bufferedBytes > this.budget) {
+      // A burst within one turn is not slowness yet: hand it to the session now and judge the
+      // reader by what the session could not pass on (a fast reader's kernel takes it all).
+      if (!this.blocked) this.flush()
+      if (this.queuedBytes + this.session.bufferedBytes <= this.budget) return
       this.closed = true
       this.frames = []
       this.queuedBytes = 0

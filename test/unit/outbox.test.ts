@@ -110,9 +110,27 @@ test('over the budget (queued + session-buffered bytes) the owner is told once a
   assert.equal(session.writes.length, 1, 'nothing written after the overflow')
 })
 
-test('one frame larger than the whole budget overflows', () => {
-  const { owner, outbox } = setup(10)
-  outbox.push(Buffer.alloc(11))
+test('a burst over the budget is handed to the session at once; only what the session cannot pass on counts', async () => {
+  const { session, owner, outbox } = setup(100)
+  for (let i = 0; i < 5; i++) outbox.push(Buffer.alloc(30, String(i)))
+  assert.equal(owner.slow, 0, 'the session took the burst')
+  assert.deepEqual(session.writes.map((w) => w.length), [4], 'written early, as soon as the queue passed the budget')
+  await turn()
+  assert.deepEqual(session.writes.map((w) => w.length), [4, 1], 'the rest on the next turn')
+  const big = setup(10)
+  big.outbox.push(Buffer.alloc(11))
+  assert.equal(big.owner.slow, 0, 'one frame larger than the budget, to a session that takes it')
+  assert.equal(big.session.writes.length, 1)
+})
+
+test('a burst over the budget to a session that keeps it buffered overflows', () => {
+  const { session, owner, outbox } = setup(100)
+  session.accept = false
+  outbox.push(Buffer.alloc(60))
+  outbox.push(Buffer.alloc(60)) // over: written early, write() says false
+  assert.equal(owner.slow, 0, 'written, and the session buffers nothing yet')
+  session.bufferedBytes = 120
+  outbox.push(Buffer.alloc(1))
   assert.equal(owner.slow, 1)
 })
 
