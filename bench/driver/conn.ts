@@ -1,0 +1,160 @@
+import type { Socket } from 'node:net'
+
+/**
+ * What a driver process needs to open one kind of client connection. Built by a server adapter
+ * (bench/servers), serialisable so it crosses the fork boundary. `{stream}` in any string is
+ * replaced with the connection's stream name.
+ */
+export interface ClientSpec {
+  /** Which client module speaks it: see PROTOCOLS in worker.ts. */
+  proto: 'ws' | 'http-stream' | 'long-poll'
+  port: number
+  path: string
+  method?: string
+  headers?: Record<string, string>
+  body?: string
+  /** WebSocket subprotocol to offer. */
+  wsProtocol?: string
+  /** Text frames sent right after the handshake (Action Cable subscribe, Engine.IO "40"). */
+  wsSendOnOpen?: string[]
+  /** Engine.IO: answer the server's "2" ping text frame with "3". */
+  engineIoPong?: boolean
+  /** Long-poll cursor style: nchan's Last-Modified/Etag or Herald's session poll. */
+  cursor?: 'nchan' | 'herald'
+}
+
+/** Latency histogram: 10 µs buckets up to 10 s (the last bucket holds everything slower). */
+export const HIST_BUCKETS = 1_000_000
+export const HIST_US = 10
+
+/**
+ * CLOCK_MONOTONIC in integer microseconds: the same clock in every process on this machine,
+ * unlike performance.timeOrigin, which differs by up to ~1 ms between processes.
+ */
+export function nowMicros(): number {
+  const [s, ns] = process.hrtime()
+  return s * 1_000_000 + Math.floor(ns / 1000)
+}
+
+/** Per-process counters shared by every connection in it. */
+export class Tally {
+  hist = new Uint32Array(HIST_BUCKETS)
+  delivered = 0
+  requests = 0
+  maxLatencyUs = 0
+  reset(): void {
+    this.hist.fill(0)
+    this.delivered = 0
+    this.requests = 0
+    this.maxLatencyUs = 0
+  }
+}
+
+/** One client connection and its view of its stream's sequence. */
+export class Conn {
+  socket!: Socket
+  lastSeq = 0
+  unique = 0
+  dup = 0
+  reorder = 0
+  /** Transport bytes kept between reads: a partial frame, header block or chunk-size line. */
+  pending: Buffer | null = null
+  /** Message bytes kept between reads: a message split across reads or chunks. */
+  tail: Buffer | null = null
+  /** Protocol state: 0 = waiting for the response head, 1 = open. */
+  phase = 0
+  /** HTTP body framing of the current response. */
+  chunked = false
+  chunkLeft = 0
+  bodyLeft = -1
+  /** Long-poll cursor headers for the next request. */
+  cursorA = ''
+  cursorB = ''
+  ended = false
+  opened = false
+
+  constructor(
+    readonly index: number,
+    readonly stream: string,
+    readonly tally: Tally,
+  ) {}
+
+  /** Counts one message: latency from its publish stamp, and its place in the sequence. */
+  record(seq: number, tUs: number, now: number): void {
+    const t = this.tally
+    t.delivered++
+    const lat = now - tUs
+    if (lat > t.maxLatencyUs) t.maxLatencyUs = lat
+    const b = lat <= 0 ? 0 : Math.floor(lat / HIST_US)
+    t.hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++
+    if (seq > this.lastSeq) {
+      this.unique++
+      this.lastSeq = seq
+    } else if (seq === this.lastSeq) this.dup++
+    else this.reorder++
+  }
+
+  resetSeq(): void {
+    this.lastSeq = 0
+    this.unique = 0
+    this.dup = 0
+    this.reorder = 0
+  }
+}
+
+const T = 0x74 // 't'
+const QUOTE = 0x22
+
+/** Reads the unsigned integer starting at or after `i` (skipping `":\` etc.); -1 if cut off. */
+function readNumber(buf: Buffer, i: number, end: number): [number, number] {
+  const limit = Math.min(end, i + 4)
+  while (i < limit && (buf[i] < 0x30 || buf[i] > 0x39)) i++
+  let v = 0
+  const start = i
+  while (i < end) {
+    const c = buf[i]
+    if (c < 0x30 || c > 0x39) break
+    v = v * 10 + (c - 0x30)
+    i++
+  }
+  if (i === end || i === start) return [-1, i]
+  return [v, i]
+}
+
+/**
+ * Finds every `"seq":N,"t":T` in buf[start, end) (also JSON-escaped, as in Socket.IO string
+ * payloads) and records it. Works on any envelope, so one scanner serves every server.
+ * Returns the index where an incomplete message begins, or `end` when all was consumed.
+ */
+export function scanMessages(conn: Conn, buf: Buffer, start: number, end: number, now: number): number {
+  let i = start
+  for (;;) {
+    const at = buf.indexOf('seq', i)
+    if (at < 0 || at + 3 > end) {
+      // Keep a possible split "se" at the very end.
+      return Math.max(i, end - 2)
+    }
+    const [seq, afterSeq] = readNumber(buf, at + 3, end)
+    if (seq < 0) return at
+    // The stamp key "t" follows: `,"t":` or `,\"t\":`.
+    let j = afterSeq
+    while (j < end && !(buf[j] === T && (buf[j - 1] === QUOTE) && j + 1 < end && (buf[j + 1] === QUOTE || buf[j + 1] === 0x5c))) j++
+    if (j >= end) return at
+    const [t, afterT] = readNumber(buf, j + 1, end)
+    if (t < 0) return at
+    conn.record(seq, t, now)
+    i = afterT
+  }
+}
+
+/** Feeds decoded body bytes to the scanner, carrying a message split across reads. */
+export function streamSink(conn: Conn, buf: Buffer, start: number, end: number, now: number): void {
+  let data: Buffer
+  if (conn.tail) {
+    data = Buffer.concat([conn.tail, buf.subarray(start, end)])
+    start = 0
+    end = data.length
+  } else data = buf
+  const k = scanMessages(conn, data, start, end, now)
+  conn.tail = k < end ? data.subarray(k, end) : null
+}

@@ -1,0 +1,135 @@
+/**
+ * One load-driver process (forked by bench/run.ts): opens connections of one client kind,
+ * counts and times every message, and reports to the parent over IPC. Several run at once,
+ * because one process reads only ~50-68k deliveries/s and holds < 20,000 sockets.
+ */
+import net from 'node:net'
+import { type ClientSpec, Conn, HIST_BUCKETS, nowMicros, Tally } from './conn.js'
+import { PROTOCOLS, setOpenedHook } from './clients.js'
+
+export type ToWorker =
+  | { op: 'connect'; spec: ClientSpec; streams: string[]; localAddresses: string[]; concurrency: number }
+  | { op: 'reset' }
+  | { op: 'collect'; published: Record<string, number> }
+  | { op: 'close' }
+
+export type FromWorker =
+  | { op: 'connected'; ok: number; failed: number; error?: string }
+  | { op: 'progress'; delivered: number; requests: number }
+  | { op: 'result'; result: WorkerResult }
+
+export interface WorkerResult {
+  delivered: number
+  unique: number
+  dup: number
+  reorder: number
+  lost: number
+  requests: number
+  /** Connections that ended or failed during the run. */
+  ended: number
+  maxLatencyUs: number
+  /** Sparse histogram: [bucket, count, bucket, count, …]. */
+  hist: number[]
+}
+
+const tally = new Tally()
+const conns: Conn[] = []
+const send = (m: FromWorker): void => {
+  process.send!(m)
+}
+
+let batch = { want: 0, ok: 0, failed: 0, error: undefined as string | undefined }
+let startNext: () => void = () => {}
+
+setOpenedHook((_conn, ok) => {
+  if (ok) batch.ok++
+  else batch.failed++
+  startNext()
+  if (batch.ok + batch.failed === batch.want) send({ op: 'connected', ok: batch.ok, failed: batch.failed, error: batch.error })
+})
+
+function connect(spec: ClientSpec, streams: string[], locals: string[], concurrency: number): void {
+  batch = { want: streams.length, ok: 0, failed: 0, error: undefined }
+  if (streams.length === 0) {
+    send({ op: 'connected', ok: 0, failed: 0 })
+    return
+  }
+  const proto = PROTOCOLS[spec.proto]
+  let next = 0
+  const open = () => {
+    if (next >= streams.length) return
+    const i = next++
+    const conn = new Conn(conns.length, streams[i], tally)
+    conns.push(conn)
+    const socket = net.connect({ host: '127.0.0.1', port: spec.port, localAddress: locals[i] })
+    conn.socket = socket
+    socket.setNoDelay(true)
+    socket.on('connect', () => {
+      proto.start(conn, spec)
+      // A long poll's first answer waits for a message: the TCP connection is "open" enough.
+      if (spec.proto === 'long-poll' && !conn.opened) {
+        conn.opened = true
+        batch.ok++
+        startNext()
+        if (batch.ok + batch.failed === batch.want) send({ op: 'connected', ok: batch.ok, failed: batch.failed, error: batch.error })
+      }
+    })
+    socket.on('data', (chunk: Buffer) => proto.data(conn, spec, chunk, nowMicros()))
+    socket.on('error', (err) => {
+      batch.error ??= err.message
+      conn.ended = true
+      if (!conn.opened) {
+        conn.opened = true
+        batch.failed++
+        startNext()
+        if (batch.ok + batch.failed === batch.want) send({ op: 'connected', ok: batch.ok, failed: batch.failed, error: batch.error })
+      }
+    })
+    socket.on('close', () => {
+      conn.ended = true
+    })
+  }
+  startNext = open
+  for (let k = 0; k < concurrency; k++) open()
+}
+
+let lastDelivered = -1
+let lastRequests = -1
+setInterval(() => {
+  if (tally.delivered === lastDelivered && tally.requests === lastRequests) return
+  lastDelivered = tally.delivered
+  lastRequests = tally.requests
+  send({ op: 'progress', delivered: tally.delivered, requests: tally.requests })
+}, 20)
+
+function collect(published: Record<string, number>): WorkerResult {
+  const r: WorkerResult = { delivered: tally.delivered, unique: 0, dup: 0, reorder: 0, lost: 0, requests: tally.requests, ended: 0, maxLatencyUs: tally.maxLatencyUs, hist: [] }
+  for (const c of conns) {
+    r.unique += c.unique
+    r.dup += c.dup
+    r.reorder += c.reorder
+    r.lost += Math.max(0, (published[c.stream] ?? 0) - c.unique - c.reorder)
+    if (c.ended) r.ended++
+  }
+  const h = tally.hist
+  for (let b = 0; b < HIST_BUCKETS; b++) if (h[b] !== 0) r.hist.push(b, h[b])
+  return r
+}
+
+process.on('message', (m: ToWorker) => {
+  switch (m.op) {
+    case 'connect':
+      return connect(m.spec, m.streams, m.localAddresses, m.concurrency)
+    case 'reset':
+      tally.reset()
+      for (const c of conns) c.resetSeq()
+      lastDelivered = lastRequests = -1
+      return
+    case 'collect':
+      return send({ op: 'result', result: collect(m.published) })
+    case 'close':
+      for (const c of conns) c.socket.destroy()
+      process.exit(0)
+  }
+})
+process.on('disconnect', () => process.exit(0))

@@ -1,0 +1,137 @@
+import net from 'node:net'
+import { nowMicros } from '../driver/conn.js'
+import type { PublishTarget } from '../servers/server.js'
+
+/** A 100-byte message carrying its sequence number and publish time (µs, CLOCK_MONOTONIC). */
+export function payload(seq: number): string {
+  const t = nowMicros()
+  const head = `{"seq":${seq},"t":${t},"pad":"`
+  return `${head}${'x'.repeat(Math.max(0, 100 - head.length - 2))}"}`
+}
+
+interface Pending {
+  stream: string
+}
+
+/** One keep-alive HTTP/1.1 connection publishing its own streams in order, one request at a time. */
+class PubConn {
+  readonly queue: Pending[] = []
+  private inFlight: string[] = []
+  private buf: Buffer | null = null
+  ready: Promise<void>
+  private readonly socket: net.Socket
+
+  constructor(private readonly pub: Publisher, private readonly target: PublishTarget) {
+    this.socket = net.connect({ host: '127.0.0.1', port: target.port })
+    this.socket.setNoDelay(true)
+    this.ready = new Promise((resolve, reject) => {
+      this.socket.once('connect', () => resolve())
+      this.socket.once('error', reject)
+    })
+    this.socket.on('data', (c: Buffer) => this.onData(c))
+    this.socket.on('error', (e) => pub.errors.push(e.message))
+  }
+
+  pump(): void {
+    if (this.inFlight.length > 0 || this.queue.length === 0) return
+    const take = this.queue.splice(0, this.target.maxBatch)
+    const list = take.map((p) => ({ stream: p.stream, payload: payload(this.pub.nextSeq(p.stream)) }))
+    this.inFlight = list.map((p) => p.stream)
+    this.socket.write(this.target.request(list))
+  }
+
+  private onData(chunk: Buffer): void {
+    let buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk
+    this.buf = null
+    for (;;) {
+      const idx = buf.indexOf('\r\n\r\n')
+      if (idx < 0) break
+      const head = buf.toString('latin1', 0, idx)
+      const status = Number(head.split(' ', 2)[1])
+      let end: number
+      const cl = /content-length:\s*(\d+)/i.exec(head)
+      if (cl) end = idx + 4 + Number(cl[1])
+      else if (/transfer-encoding:\s*chunked/i.test(head)) {
+        const z = buf.indexOf('\r\n0\r\n\r\n', idx)
+        end = z < 0 ? Infinity : z + 7
+        if (buf.indexOf('0\r\n\r\n', idx + 4) === idx + 4) end = idx + 9
+      } else end = idx + 4
+      if (end > buf.length) break
+      buf = buf.subarray(end)
+      this.done(status)
+    }
+    if (buf.length > 0) this.buf = buf
+  }
+
+  private done(status: number): void {
+    const list = this.inFlight
+    this.inFlight = []
+    if (status >= 200 && status < 300) for (const s of list) this.pub.published.set(s, (this.pub.published.get(s) ?? 0) + 1)
+    else this.pub.errors.push(`publish answered ${status}`)
+    this.pub.sent += list.length
+    this.pump()
+    this.pub.onAnswer()
+  }
+
+  get idle(): boolean {
+    return this.inFlight.length === 0 && this.queue.length === 0
+  }
+
+  close(): void {
+    this.socket.destroy()
+  }
+}
+
+/**
+ * The load's publisher: HTTP POSTs on a few keep-alive connections. A stream always goes
+ * through the same connection and requests on a connection are sequential, so each stream's
+ * messages are published in order; where the server takes arrays, what queued up meanwhile
+ * goes in one request.
+ */
+export class Publisher {
+  readonly published = new Map<string, number>()
+  readonly errors: string[] = []
+  sent = 0
+  queued = 0
+  private readonly seqs = new Map<string, number>()
+  private readonly conns: PubConn[]
+  private readonly route = new Map<string, PubConn>()
+  onAnswer: () => void = () => {}
+
+  constructor(target: PublishTarget, connections: number) {
+    this.conns = Array.from({ length: connections }, () => new PubConn(this, target))
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.conns.map((c) => c.ready))
+  }
+
+  nextSeq(stream: string): number {
+    const s = (this.seqs.get(stream) ?? 0) + 1
+    this.seqs.set(stream, s)
+    return s
+  }
+
+  publish(stream: string): void {
+    let c = this.route.get(stream)
+    if (!c) this.route.set(stream, (c = this.conns[this.route.size % this.conns.length]))
+    c.queue.push({ stream })
+    this.queued++
+    c.pump()
+  }
+
+  get idle(): boolean {
+    return this.conns.every((c) => c.idle)
+  }
+
+  /** Messages per stream accepted since the last call (for one phase's loss count). */
+  takePublished(): Record<string, number> {
+    const out = Object.fromEntries(this.published)
+    this.published.clear()
+    return out
+  }
+
+  close(): void {
+    for (const c of this.conns) c.close()
+  }
+}

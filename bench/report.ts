@@ -1,0 +1,235 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import os from 'node:os'
+import type { Options, Row } from './scenarios.js'
+import { fmt, median, range, type Figures } from './lib/stats.js'
+
+const SERVER_ORDER = ['herald', 'ws', 'socket.io', 'nchan']
+
+interface Group {
+  scenario: Row['scenario']
+  transport: string
+  size: number
+  server: string
+  phase: string
+  runs: Row[]
+}
+
+function groups(rows: Row[]): Group[] {
+  const m = new Map<string, Group>()
+  for (const r of rows) {
+    const key = `${r.scenario}|${r.transport}|${r.size}|${r.server}|${r.phase}`
+    let g = m.get(key)
+    if (!g) m.set(key, (g = { scenario: r.scenario, transport: r.transport, size: r.size, server: r.server, phase: r.phase, runs: [] }))
+    g.runs.push(r)
+  }
+  return [...m.values()].sort((a, b) =>
+    a.transport.localeCompare(b.transport) || a.size - b.size || SERVER_ORDER.indexOf(a.server) - SERVER_ORDER.indexOf(b.server) || a.phase.localeCompare(b.phase))
+}
+
+const figs = (g: Group | undefined, k: keyof Figures): number[] => g?.runs.map((r) => r.figures?.[k] as number).filter((x) => x !== undefined && Number.isFinite(x)) ?? []
+const errs = (gs: (Group | undefined)[]) => {
+  let lost = 0, dup = 0, reorder = 0, ended = 0
+  for (const g of gs) for (const r of g?.runs ?? []) {
+    lost += r.figures?.lost ?? 0
+    dup += r.figures?.dup ?? 0
+    reorder += r.figures?.reorder ?? 0
+    ended += r.figures?.ended ?? 0
+  }
+  return `${lost}/${dup}/${reorder}${ended ? ` (${ended} closed)` : ''}`
+}
+const notes = (gs: (Group | undefined)[]) => [...new Set(gs.flatMap((g) => g?.runs.map((r) => r.note).filter(Boolean) ?? []))].join('; ')
+const ratio = (herald: number[], row: number[]) => (herald.length && row.length ? `${(median(herald) / median(row)).toFixed(2)}×` : '–')
+const ms = (xs: number[]) => range(xs, 3)
+const driver = (g: Group | undefined) => `${range(figs(g, 'driverCpuPct'), 2)} / ${range(figs(g, 'driverMaxPct'), 2)}`
+
+function table(head: string[], body: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+function find(all: Group[], scenario: string, transport: string, size: number, server: string, phase: string): Group | undefined {
+  return all.find((g) => g.scenario === scenario && g.transport === transport && g.size === size && g.server === server && g.phase === phase)
+}
+
+/** Rows of one scenario, one per (transport, size, server), with a ratio column against Herald. */
+export function renderTables(rows: Row[]): string {
+  const all = groups(rows)
+  const keys = (scenario: string) => [...new Map(all.filter((g) => g.scenario === scenario).map((g) => [`${g.transport}|${g.size}|${g.server}`, g])).values()]
+  const out: string[] = []
+
+  const fan = keys('fanout')
+  if (fan.length) {
+    out.push('### Fan-out: N subscribers on one stream, 100 B messages\n')
+    out.push('Throughput is the flat-out phase (publisher kept a small window of messages in flight); latency is the 10 msg/s phase unless marked flat. Ratio = Herald ÷ row (deliveries/s). Driver CPU = all driver processes together / the busiest one, % of one core.\n')
+    out.push(table(
+      ['transport', 'N', 'server', 'deliveries/s flat out', 'Herald ÷ row', 'server CPU µs/delivery', 'p50 ms @10/s', 'p95 ms @10/s', 'p99 ms @10/s', 'max ms @10/s', 'p99 ms flat', 'lost/dup/reorder', 'driver CPU %', 'steal %', 'note'],
+      fan.map((k) => {
+        const flat = find(all, 'fanout', k.transport, k.size, k.server, 'flat out')
+        const slow = find(all, 'fanout', k.transport, k.size, k.server, '10 msg/s')
+        const h = find(all, 'fanout', k.transport, k.size, 'herald', 'flat out')
+        return [k.transport, String(k.size), k.server, range(figs(flat, 'deliveriesPerSec')), ratio(figs(h, 'deliveriesPerSec'), figs(flat, 'deliveriesPerSec')),
+          range(figs(flat, 'cpuPerDeliveryUs')), ms(figs(slow, 'p50')), ms(figs(slow, 'p95')), ms(figs(slow, 'p99')), ms(figs(slow, 'max')), ms(figs(flat, 'p99')),
+          errs([flat, slow]), driver(flat), range([...figs(flat, 'stealPct'), ...figs(slow, 'stealPct')], 2), notes([flat, slow])]
+      }),
+    ))
+  }
+
+  const job = keys('jobs')
+  if (job.length) {
+    out.push('\n### Jobs: K subscribers, each on its own stream, each stream published 10 times a second\n')
+    out.push('Offered load is 10·K messages/s; "published/s" is what the publisher got accepted. Ratio = Herald ÷ row (deliveries/s).\n')
+    out.push(table(
+      ['transport', 'K', 'server', 'deliveries/s', 'Herald ÷ row', 'published/s', 'server CPU µs/delivery', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'lost/dup/reorder', 'driver CPU %', 'steal %', 'note'],
+      job.map((k) => {
+        const g = find(all, 'jobs', k.transport, k.size, k.server, '10/s each')
+        const h = find(all, 'jobs', k.transport, k.size, 'herald', '10/s each')
+        return [k.transport, String(k.size), k.server, range(figs(g, 'deliveriesPerSec')), ratio(figs(h, 'deliveriesPerSec'), figs(g, 'deliveriesPerSec')), range(figs(g, 'publishPerSec')),
+          range(figs(g, 'cpuPerDeliveryUs')), ms(figs(g, 'p50')), ms(figs(g, 'p95')), ms(figs(g, 'p99')), ms(figs(g, 'max')), errs([g]), driver(g), range(figs(g, 'stealPct'), 2), notes([g])]
+      }),
+    ))
+  }
+
+  const idl = keys('idle')
+  if (idl.length) {
+    out.push('\n### Idle: N connections, each subscribed to its own stream\n')
+    out.push('Server RSS and heap (after a full GC, Node servers) per connection = (connected − before) / N; connect rate = N / time until the server counted N subscriptions. Ratio = Herald ÷ row (RSS per connection; lower is better for Herald).\n')
+    out.push(table(
+      ['transport', 'N', 'server', 'RSS KiB/conn', 'Herald ÷ row', 'heap KiB/conn', 'connects/s', 'RSS before MiB', 'note'],
+      idl.map((k) => {
+        const g = find(all, 'idle', k.transport, k.size, k.server, 'idle')
+        const h = find(all, 'idle', k.transport, k.size, 'herald', 'idle')
+        const v = (gg: Group | undefined, f: (i: NonNullable<Row['idle']>) => number) => gg?.runs.map((r) => (r.idle ? f(r.idle) : NaN)) ?? []
+        return [k.transport, String(k.size), k.server, range(v(g, (i) => i.rssPerConn / 1024)), ratio(v(h, (i) => i.rssPerConn), v(g, (i) => i.rssPerConn)),
+          range(v(g, (i) => i.heapPerConn / 1024)), range(v(g, (i) => i.connectPerSec)), range(v(g, (i) => i.rssBase / 2 ** 20)), notes([g])]
+      }),
+    ))
+  }
+
+  const ch = keys('churn')
+  if (ch.length) {
+    out.push('\n### Long-poll churn: N clients on one stream re-poll after every answer, a trickle of messages\n')
+    out.push('Ratio = Herald ÷ row (server CPU per delivered message; lower is better for Herald).\n')
+    out.push(table(
+      ['transport', 'N', 'server', 'requests/s', 'deliveries/s', 'server CPU µs/delivery', 'Herald ÷ row', 'server CPU %', 'p50 ms', 'p99 ms', 'lost/dup/reorder', 'driver CPU %', 'steal %', 'note'],
+      ch.map((k) => {
+        const g = all.find((x) => x.scenario === 'churn' && x.transport === k.transport && x.size === k.size && x.server === k.server)
+        const h = all.find((x) => x.scenario === 'churn' && x.transport === k.transport && x.size === k.size && x.server === 'herald')
+        return [k.transport, String(k.size), k.server, range(figs(g, 'requestsPerSec')), range(figs(g, 'deliveriesPerSec')), range(figs(g, 'cpuPerDeliveryUs')),
+          ratio(figs(h, 'cpuPerDeliveryUs'), figs(g, 'cpuPerDeliveryUs')), range(figs(g, 'serverCpuPct')), ms(figs(g, 'p50')), ms(figs(g, 'p99')), errs([g]), driver(g), range(figs(g, 'stealPct'), 2), notes([g])]
+      }),
+    ))
+  }
+  return `${out.join('\n')}\n`
+}
+
+/** The issue's targets, each checked against the medians of this run. */
+export function renderTargets(rows: Row[]): string {
+  const all = groups(rows)
+  const med = (g: Group | undefined, k: keyof Figures) => median(figs(g, k))
+  const lines: string[] = []
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : '**MISSED**')
+  const flat = (t: string, n: number, s: string) => find(all, 'fanout', t, n, s, 'flat out')
+  const slow = (t: string, n: number, s: string) => find(all, 'fanout', t, n, s, '10 msg/s')
+  const cmp = (a: number, b: number, f: number) => (Number.isFinite(a) && Number.isFinite(b) ? a >= f * b : undefined)
+
+  const hw = med(flat('ws', 5000, 'herald'), 'deliveriesPerSec')
+  for (const [peer, f] of [['ws', 0.9], ['socket.io', 5], ['nchan', 1]] as const) {
+    const p = med(flat('ws', 5000, peer), 'deliveriesPerSec')
+    lines.push(`| WebSocket fan-out deliveries/s at 5k ≥ ${f}× ${peer} | ${fmt(hw)} vs ${fmt(p)} (${Number.isFinite(p) ? (hw / p).toFixed(2) : '–'}×) | ${verdict(cmp(hw, p, f))} |`)
+  }
+  for (const t of ['sse', 'long-poll']) {
+    for (const n of [1000, 5000]) {
+      const h = flat(t, n, 'herald')
+      const c = flat(t, n, 'nchan')
+      if (!h && !c) continue
+      const hd = med(h, 'deliveriesPerSec'), nd = med(c, 'deliveriesPerSec')
+      const hp = med(slow(t, n, 'herald'), 'p99'), np = med(slow(t, n, 'nchan'), 'p99')
+      const ok = Number.isFinite(hd) && Number.isFinite(nd) ? hd >= nd && hp <= np : undefined
+      lines.push(`| ${t} fan-out at ${n}: deliveries/s ≥ Nchan's at ≤ p99 | ${fmt(hd)} vs ${fmt(nd)} deliveries/s; p99 ${fmt(hp)} vs ${fmt(np)} ms | ${verdict(ok)} |`)
+    }
+  }
+  const idleOf = (t: string, s: string) => all.filter((g) => g.scenario === 'idle' && g.transport === t && g.server === s).flatMap((g) => g.runs.map((r) => r.idle?.rssPerConn ?? NaN))
+  const hwI = median(idleOf('ws', 'herald')), wsI = median(idleOf('ws', 'ws'))
+  lines.push(`| Idle RSS per WebSocket ≤ 1.25× raw ws | ${fmt(hwI / 1024)} vs ${fmt(wsI / 1024)} KiB (${(hwI / wsI).toFixed(2)}×) | ${verdict(Number.isFinite(hwI) && Number.isFinite(wsI) ? hwI <= 1.25 * wsI : undefined)} |`)
+  lines.push(`| Idle RSS per WebSocket ≤ 8 KiB | ${fmt(hwI / 1024)} KiB | ${verdict(Number.isFinite(hwI) ? hwI <= 8192 : undefined)} |`)
+  const hsI = median(idleOf('sse', 'herald'))
+  lines.push(`| Idle RSS per SSE connection ≤ 16 KiB | ${fmt(hsI / 1024)} KiB | ${verdict(Number.isFinite(hsI) ? hsI <= 16384 : undefined)} |`)
+  for (const t of ['ws', 'sse']) {
+    const p = med(slow(t, 5000, 'herald'), 'p99')
+    lines.push(`| p99 at 5k subscribers, 10 msg/s < 10 ms (${t}) | ${fmt(p)} ms | ${verdict(Number.isFinite(p) ? p < 10 : undefined)} |`)
+  }
+  const bad = rows.filter((r) => r.server === 'herald' && r.figures && (r.figures.lost || r.figures.dup || r.figures.reorder))
+  const badPeers = rows.filter((r) => r.server !== 'herald' && r.figures && (r.figures.lost || r.figures.dup || r.figures.reorder))
+  lines.push(`| Zero lost, duplicated or reordered (Herald, every scenario) | ${bad.length ? bad.map((r) => `${r.scenario} ${r.transport} N=${r.size} ${r.phase}: ${r.figures!.lost}/${r.figures!.dup}/${r.figures!.reorder}`).join('; ') : 'all zero'} | ${verdict(bad.length === 0)} |`)
+  if (badPeers.length) lines.push(`| (peers, for information) | ${badPeers.map((r) => `${r.server} ${r.scenario} ${r.transport} N=${r.size} ${r.phase}: ${r.figures!.lost}/${r.figures!.dup}/${r.figures!.reorder}`).join('; ')} | |`)
+  return ['| target | this run (medians) | verdict |', '| --- | --- | --- |', ...lines].join('\n')
+}
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
+  } catch (err) {
+    return ((err as { stderr?: string }).stderr ?? '').trim() || 'unavailable'
+  }
+}
+
+function machine(): string {
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
+  const pkg = (name: string) => sh('dpkg-query', ['-W', '-f', '${Version}', name])
+  const npmVersion = (name: string) => {
+    try {
+      return (JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8')) as { version: string }).version
+    } catch {
+      return 'missing'
+    }
+  }
+  return [
+    `- CPU: ${os.cpus().length} × ${cpu} (nproc ${sh('nproc', [])}); memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- Kernel ${os.release()}; Node ${process.version}; open-file limit ${sh('sh', ['-c', 'ulimit -n'])}`,
+    `- Peers: nginx ${pkg('nginx')} + libnginx-mod-nchan ${pkg('libnginx-mod-nchan')} (one worker); socket.io ${npmVersion('socket.io')}; ws ${npmVersion('ws')}`,
+  ].join('\n')
+}
+
+export interface ReportInput {
+  rows: Row[]
+  skipped: string[]
+  elapsedSec: number
+  stealPct: number
+  argv: string[]
+  repeats: number
+  opts: Options
+}
+
+/** docs/benchmarks.md: regenerated whole by `npm run bench -- --report docs/benchmarks.md`. */
+export function renderReport(r: ReportInput): string {
+  const notesFile = new URL('./report-notes.md', import.meta.url)
+  const notesText = existsSync(notesFile) ? readFileSync(notesFile, 'utf8').trim() : ''
+  const o = r.opts
+  return `# Benchmarks
+
+Generated by \`npm run bench -- ${r.argv.join(' ')}\` on ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC. Do not edit by
+hand: the text around the tables comes from \`bench/report-notes.md\`.
+
+## Machine
+
+${machine()}
+- Host steal over the whole run: ${r.stealPct.toFixed(1)}% of all CPU time (from /proc/stat); per-phase steal is in the tables.
+- Whole run: ${(r.elapsedSec / 60).toFixed(1)} minutes, ${r.repeats} repeat(s), interleaved server by server (A B C D, A B C D).
+
+## Workload
+
+- Fan-out sizes: WebSocket ${o.fanoutWs.join(', ')}; SSE/NDJSON ${o.fanoutHttp.join(', ')}; long-poll ${o.fanoutPoll.join(', ')}. Each size: ${o.rateSeconds} s at 10 msg/s, then flat out (up to ${o.flatDeliveries.toLocaleString('en')} deliveries or ${o.flatMaxSeconds} s).
+- Jobs sizes: ${o.jobs.join(', ')} (long-poll: ${o.jobsPoll.join(', ')}), ${o.jobsSeconds} s each. Idle: ${o.idle.join(', ')} connections. Churn: ${o.churnClients} long-poll clients, ${o.churnRate} msg/s for ${o.churnSeconds} s.
+- Messages are 100 B of JSON \`{"seq":N,"t":<µs>,"pad":"…"}\` published over HTTP (Herald \`POST /_broadcast\`, Nchan \`POST /pub/<ch>\`, the Node peers \`POST /pub/<ch>\` or \`POST /pub\` with an array; batch arrays where the server takes them).
+
+## Results
+
+${renderTables(r.rows)}
+## Targets
+
+${renderTargets(r.rows)}
+
+${r.skipped.length ? `## Skipped or failed\n\n${r.skipped.map((s) => `- ${s}`).join('\n')}\n` : ''}
+${notesText}
+`
+}

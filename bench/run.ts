@@ -1,0 +1,136 @@
+/**
+ * `npm run bench` — Herald side by side with a hand-tuned raw ws server, Socket.IO 4.x and
+ * Nchan, same driver and workload. `npm run bench -- --help` lists the options.
+ */
+import { writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { churn, fanout, idle, jobs, type Options, type Row } from './scenarios.js'
+import { cpuSample, stealPercent } from './lib/proc.js'
+import { renderReport, renderTables } from './report.js'
+import { herald } from './servers/herald.js'
+import { nchan } from './servers/nchan.js'
+import { socketIoPeer, wsPeer } from './servers/node-peers.js'
+import { ALL_TRANSPORTS, type BenchTransport, type ServerAdapter } from './servers/server.js'
+
+const SERVERS: Record<string, ServerAdapter> = { herald, ws: wsPeer, 'socket.io': socketIoPeer, nchan }
+const SCENARIOS = ['fanout', 'jobs', 'idle', 'churn'] as const
+type Scenario = (typeof SCENARIOS)[number]
+
+const HELP = `npm run bench -- [scenario ...] [options]
+
+scenarios: ${SCENARIOS.join(', ')} (default: all)
+  --servers herald,ws,socket.io,nchan   servers to run (default: all)
+  --transports ws,sse,ndjson,long-poll  transports to run (default: all each server has)
+  --subscribers 1000,5000,15000         fan-out sizes for WebSocket (and for every transport when given)
+  --jobs 1000,10000                     jobs sizes
+  --idle 5000                           idle connection counts
+  --repeats 2                           runs of everything, interleaved server by server
+  --report docs/benchmarks.md           also write the Markdown report there
+  --smoke                               the smallest run: 20 subscribers, short phases
+`
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    servers: { type: 'string' },
+    transports: { type: 'string' },
+    subscribers: { type: 'string' },
+    jobs: { type: 'string' },
+    idle: { type: 'string' },
+    repeats: { type: 'string' },
+    report: { type: 'string' },
+    smoke: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (values.help) {
+  process.stdout.write(HELP)
+  process.exit(0)
+}
+
+const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean)
+const nums = (s: string | undefined) => list(s)?.map(Number)
+const smoke = values.smoke ?? false
+
+const opts: Options = smoke
+  ? {
+      fanoutWs: [20], fanoutHttp: [20], fanoutPoll: [20], jobs: [20], jobsPoll: [20], idle: [20],
+      churnClients: 20, churnRate: 10, rateSeconds: 1, jobsSeconds: 1, churnSeconds: 1,
+      flatDeliveries: 400, flatMaxSeconds: 2, workers: 1,
+    }
+  : {
+      fanoutWs: [1000, 5000, 15000], fanoutHttp: [1000, 5000], fanoutPoll: [1000], jobs: [1000, 10000], jobsPoll: [1000], idle: [5000],
+      churnClients: 1000, churnRate: 10, rateSeconds: 3, jobsSeconds: 3, churnSeconds: 4,
+      flatDeliveries: 300_000, flatMaxSeconds: 6, workers: 2,
+    }
+if (values.subscribers) opts.fanoutWs = opts.fanoutHttp = opts.fanoutPoll = nums(values.subscribers)!
+if (values.jobs) opts.jobs = opts.jobsPoll = nums(values.jobs)!
+if (values.idle) opts.idle = nums(values.idle)!
+
+const scenarios = (positionals.length ? positionals : [...SCENARIOS]) as Scenario[]
+for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; known: ${SCENARIOS.join(', ')}`)
+const serverNames = list(values.servers) ?? Object.keys(SERVERS)
+for (const s of serverNames) if (!SERVERS[s]) throw new Error(`unknown server ${s}; known: ${Object.keys(SERVERS).join(', ')}`)
+const wanted = (list(values.transports) ?? ALL_TRANSPORTS) as BenchTransport[]
+const repeats = Number(values.repeats ?? (smoke ? 1 : 2))
+
+const log = (s: string) => process.stdout.write(`${s}\n`)
+const skipped: string[] = []
+const started = Date.now()
+const steal0 = cpuSample()
+
+const servers: ServerAdapter[] = []
+for (const name of serverNames) {
+  const why = await SERVERS[name].prepare()
+  if (why) skipped.push(`${name}: ${why}`)
+  else servers.push(SERVERS[name])
+}
+
+/** Which (server, transport) pairs a scenario runs, and why others are skipped. */
+function pairs(scenario: Scenario): [ServerAdapter, BenchTransport][] {
+  const out: [ServerAdapter, BenchTransport][] = []
+  for (const t of wanted) {
+    if (scenario === 'churn' && t !== 'long-poll') continue
+    for (const srv of servers) {
+      if (srv.transports().includes(t)) out.push([srv, t])
+    }
+  }
+  return out
+}
+for (const t of wanted) {
+  if (!herald.transports().includes(t) && serverNames.includes('herald')) skipped.push(`herald ${t}: not yet available (no src/transport module for it)`)
+}
+for (const srv of servers) {
+  if (srv.name === 'ws' || srv.name === 'socket.io') for (const t of wanted) if (t !== 'ws') skipped.push(`${srv.name} ${t}: the peer has no such transport`)
+}
+
+const rows: Row[] = []
+for (let rep = 1; rep <= repeats; rep++) {
+  for (const scenario of scenarios) {
+    log(`\n== ${scenario}, run ${rep}/${repeats} (${((Date.now() - started) / 1000).toFixed(0)} s elapsed)`)
+    for (const [srv, t] of pairs(scenario)) {
+      try {
+        if (scenario === 'fanout') rows.push(...(await fanout(srv, t, t === 'ws' ? opts.fanoutWs : t === 'long-poll' ? opts.fanoutPoll : opts.fanoutHttp, opts, log)))
+        if (scenario === 'jobs') rows.push(...(await jobs(srv, t, t === 'long-poll' ? opts.jobsPoll : opts.jobs, opts, log)))
+        if (scenario === 'idle') rows.push(...(await idle(srv, t, opts.idle, opts, log)))
+        if (scenario === 'churn') rows.push(...(await churn(srv, t, opts, log)))
+      } catch (err) {
+        const msg = `${srv.name}/${t} ${scenario} run ${rep} failed: ${(err as Error).message}`
+        log(`  ${msg}`)
+        skipped.push(msg)
+      }
+    }
+  }
+}
+
+const elapsed = (Date.now() - started) / 1000
+const steal = stealPercent(steal0, cpuSample())
+const tables = renderTables(rows)
+log(`\n${tables}`)
+if (skipped.length) log(`Skipped or failed:\n${skipped.map((s) => `- ${s}`).join('\n')}\n`)
+log(`Whole run: ${elapsed.toFixed(0)} s, host steal ${steal.toFixed(1)}% of all CPU time.`)
+if (values.report) {
+  writeFileSync(values.report, renderReport({ rows, skipped, elapsedSec: elapsed, stealPct: steal, argv: process.argv.slice(2), repeats, opts }))
+  log(`Report written to ${values.report}`)
+}
+process.exit(0)

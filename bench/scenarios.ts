@@ -1,0 +1,307 @@
+import { DriverPool } from './lib/driver-pool.js'
+import { cpuSample, groupCpu, groupRss, stealPercent, cpuSeconds } from './lib/proc.js'
+import { Publisher } from './lib/publisher.js'
+import { latency, sum, type Figures } from './lib/stats.js'
+import { sleep, type BenchTransport, type RunningServer, type ServerAdapter } from './servers/server.js'
+
+export interface Options {
+  /** Fan-out subscriber counts per transport kind. */
+  fanoutWs: number[]
+  fanoutHttp: number[]
+  fanoutPoll: number[]
+  jobs: number[]
+  jobsPoll: number[]
+  idle: number[]
+  churnClients: number
+  churnRate: number
+  /** Seconds of the 10 msg/s phase, of a jobs phase, of the churn phase. */
+  rateSeconds: number
+  jobsSeconds: number
+  churnSeconds: number
+  /** Deliveries aimed at in one flat-out phase, and its time cap. */
+  flatDeliveries: number
+  flatMaxSeconds: number
+  workers: number
+}
+
+/** A measured row: which server/transport/size/phase and its figures. */
+export interface Row {
+  scenario: 'fanout' | 'jobs' | 'idle' | 'churn'
+  server: string
+  transport: BenchTransport
+  size: number
+  phase: string
+  figures?: Figures
+  idle?: IdleFigures
+  note?: string
+}
+
+export interface IdleFigures {
+  rssPerConn: number
+  heapPerConn: number
+  connectPerSec: number
+  rssBase: number
+  ended: number
+}
+
+const runId = Date.now().toString(36)
+
+function workersFor(connections: number, opts: Options): number {
+  return Math.max(opts.workers, Math.ceil(connections / 7000))
+}
+
+/** Waits until the server reports `want` subscriptions (every server has a way to count them). */
+async function waitSubscribed(srv: RunningServer, want: number, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  let n = 0
+  while (Date.now() < deadline) {
+    n = await srv.subscribers()
+    if (n >= want) return n
+    await sleep(50)
+  }
+  return n
+}
+
+interface PhasePlan {
+  streams: string[]
+  /** Subscribers per stream: the deliveries one message makes. */
+  perStream: number
+  mode: 'rate' | 'flat'
+  /** rate: messages per second per stream; flat: in-flight messages allowed. */
+  rate?: number
+  window?: number
+  seconds: number
+  messages?: number
+}
+
+/**
+ * One measured phase on connected clients: publish per the plan, wait until every delivery
+ * arrived (or nothing moved for 2 s), then read CPU, latency and sequence figures.
+ */
+async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, plan: PhasePlan): Promise<Figures> {
+  driver.reset()
+  pub.takePublished()
+  const errors0 = pub.errors.length
+  await sleep(300)
+  const serverPids = srv.pids()
+  const driverPids = driver.pids()
+  const cpu0 = groupCpu(serverPids)
+  const d0 = driverPids.map(cpuSeconds)
+  const self0 = process.cpuUsage()
+  const steal0 = cpuSample()
+  const t0 = performance.now()
+  let issued = 0
+  let lastDeliveryAt = t0
+  let lastDelivered = 0
+  const K = plan.streams.length
+  const fill = () => {
+    if (plan.mode === 'flat') {
+      const done = driver.deliveredTotal() / plan.perStream
+      while (issued < (plan.messages ?? Infinity) && issued - done < (plan.window ?? 10) && performance.now() - t0 < plan.seconds * 1000) {
+        pub.publish(plan.streams[issued % K])
+        issued++
+      }
+    } else {
+      const elapsed = (performance.now() - t0) / 1000
+      const target = Math.floor(Math.min(elapsed, plan.seconds) * (plan.rate ?? 10) * K)
+      while (issued < target) {
+        pub.publish(plan.streams[issued % K])
+        issued++
+      }
+    }
+  }
+  driver.onProgress = () => {
+    const d = driver.deliveredTotal()
+    if (d !== lastDelivered) {
+      lastDelivered = d
+      lastDeliveryAt = performance.now()
+    }
+    if (plan.mode === 'flat') fill()
+  }
+  pub.onAnswer = plan.mode === 'flat' ? fill : () => {}
+  const ticker = setInterval(fill, plan.mode === 'rate' ? 5 : 20)
+  fill()
+  // Publishing: until the time is up (or, flat out, the message budget is spent).
+  while (performance.now() - t0 < plan.seconds * 1000 && !(plan.mode === 'flat' && issued >= (plan.messages ?? Infinity))) await sleep(10)
+  clearInterval(ticker)
+  // Draining: until every accepted message reached every subscriber, or nothing moved for 2 s.
+  const drainStart = performance.now()
+  for (;;) {
+    const expected = sum0(pub.published) * plan.perStream
+    if (pub.idle && driver.deliveredTotal() >= expected) break
+    const now = performance.now()
+    if (now - Math.max(lastDeliveryAt, drainStart) > 2000 || now - drainStart > 15_000) break
+    await sleep(10)
+  }
+  await sleep(50)
+  const tEnd = Math.max(lastDeliveryAt, t0 + 1)
+  const cpu1 = groupCpu(serverPids)
+  const d1 = driverPids.map(cpuSeconds)
+  const self1 = process.cpuUsage(self0)
+  const steal1 = cpuSample()
+  driver.onProgress = () => {}
+  pub.onAnswer = () => {}
+  const published = pub.takePublished()
+  const results = await driver.collect(published)
+  const span = (tEnd - t0) / 1000
+  const delivered = sum(results, 'delivered')
+  const driverCpu = d1.map((c, i) => c - d0[i])
+  const selfCpu = (self1.user + self1.system) / 1e6
+  const nPublished = Object.values(published).reduce((a, b) => a + b, 0)
+  return {
+    delivered,
+    deliveriesPerSec: delivered / span,
+    ...latency(results),
+    lost: sum(results, 'lost'),
+    dup: sum(results, 'dup'),
+    reorder: sum(results, 'reorder'),
+    ended: sum(results, 'ended'),
+    requestsPerSec: sum(results, 'requests') / span,
+    serverCpuPct: (100 * (cpu1 - cpu0)) / span,
+    cpuPerDeliveryUs: delivered > 0 ? ((cpu1 - cpu0) * 1e6) / delivered : NaN,
+    driverCpuPct: (100 * (driverCpu.reduce((a, b) => a + b, 0) + selfCpu)) / span,
+    driverMaxPct: (100 * Math.max(selfCpu, ...driverCpu)) / span,
+    stealPct: stealPercent(steal0, steal1),
+    published: nPublished,
+    publishPerSec: nPublished / span,
+    publishErrors: pub.errors.length - errors0,
+    spanSec: span,
+  }
+}
+
+function sum0(m: Map<string, number>): number {
+  let s = 0
+  for (const v of m.values()) s += v
+  return s
+}
+
+interface Session {
+  srv: RunningServer
+  driver: DriverPool
+  pub: Publisher
+  connected: number
+}
+
+async function open(adapter: ServerAdapter, maxConnections: number, pubConns: number, opts: Options): Promise<Session> {
+  const srv = await adapter.start()
+  const driver = new DriverPool(workersFor(maxConnections, opts))
+  const pub = new Publisher(srv.publish, pubConns)
+  await pub.ready()
+  return { srv, driver, pub, connected: 0 }
+}
+
+async function close(s: Session): Promise<void> {
+  s.pub.close()
+  await s.driver.close()
+  await s.srv.stop()
+}
+
+/** Adds connections up to `total` (all on `streamOf(i)`) and waits until the server has them all. */
+async function grow(s: Session, transport: BenchTransport, total: number, streamOf: (i: number) => string): Promise<{ note?: string; seconds: number }> {
+  const streams = Array.from({ length: total - s.connected }, (_, k) => streamOf(s.connected + k))
+  const t0 = performance.now()
+  const res = await s.driver.connect(s.srv.client(transport), streams)
+  const subscribed = await waitSubscribed(s.srv, total)
+  const seconds = (performance.now() - t0) / 1000
+  s.connected = total
+  const problems = []
+  if (res.failed > 0) problems.push(`${res.failed} connections failed (${res.error})`)
+  if (subscribed < total) problems.push(`only ${subscribed}/${total} subscribed`)
+  return { note: problems.length ? problems.join('; ') : undefined, seconds }
+}
+
+/** Fan-out: N subscribers on one stream; 10 msg/s for latency, then flat out for throughput. */
+export async function fanout(adapter: ServerAdapter, transport: BenchTransport, sizes: number[], opts: Options, log: (s: string) => void): Promise<Row[]> {
+  const rows: Row[] = []
+  const stream = `fanout-${runId}-${adapter.name}-${transport}`
+  const s = await open(adapter, Math.max(...sizes), 1, opts)
+  try {
+    for (const N of sizes) {
+      const g = await grow(s, transport, N, () => stream)
+      if (g.note) {
+        rows.push({ scenario: 'fanout', server: adapter.name, transport, size: N, phase: '10 msg/s', note: g.note })
+        log(`  ${adapter.name}/${transport} N=${N}: ${g.note}`)
+        break
+      }
+      // Unmeasured warm-up: the first messages after connecting pay for JIT and lazy allocation.
+      await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'flat', window: 3, messages: 10, seconds: 2 })
+      const rate = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'rate', rate: 10, seconds: opts.rateSeconds })
+      rows.push({ scenario: 'fanout', server: adapter.name, transport, size: N, phase: '10 msg/s', figures: rate })
+      log(`  ${adapter.name}/${transport} N=${N} 10 msg/s: p50 ${rate.p50.toFixed(1)} p99 ${rate.p99.toFixed(1)} ms, lost ${rate.lost} dup ${rate.dup} reorder ${rate.reorder}`)
+      const messages = Math.min(2000, Math.max(20, Math.ceil(opts.flatDeliveries / N)))
+      const window = Math.min(50, Math.max(3, Math.ceil(40_000 / N)))
+      const flat = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'flat', window, messages, seconds: opts.flatMaxSeconds })
+      rows.push({ scenario: 'fanout', server: adapter.name, transport, size: N, phase: 'flat out', figures: flat })
+      log(`  ${adapter.name}/${transport} N=${N} flat out: ${Math.round(flat.deliveriesPerSec)} deliveries/s, server ${flat.cpuPerDeliveryUs.toFixed(1)} µs/delivery, driver ${flat.driverCpuPct.toFixed(0)}%, lost ${flat.lost} dup ${flat.dup} reorder ${flat.reorder}`)
+    }
+  } finally {
+    await close(s)
+  }
+  return rows
+}
+
+/** Jobs: K subscribers, each on its own stream, each stream published 10 times a second. */
+export async function jobs(adapter: ServerAdapter, transport: BenchTransport, sizes: number[], opts: Options, log: (s: string) => void): Promise<Row[]> {
+  const rows: Row[] = []
+  const streamOf = (i: number) => `job-${runId}-${adapter.name}-${transport}-${i}`
+  const s = await open(adapter, Math.max(...sizes), 4, opts)
+  try {
+    for (const K of sizes) {
+      const g = await grow(s, transport, K, streamOf)
+      if (g.note) {
+        rows.push({ scenario: 'jobs', server: adapter.name, transport, size: K, phase: '10/s each', note: g.note })
+        log(`  ${adapter.name}/${transport} K=${K}: ${g.note}`)
+        break
+      }
+      const streams = Array.from({ length: K }, (_, i) => streamOf(i))
+      const f = await phase(s.srv, s.driver, s.pub, { streams, perStream: 1, mode: 'rate', rate: 10, seconds: opts.jobsSeconds })
+      rows.push({ scenario: 'jobs', server: adapter.name, transport, size: K, phase: '10/s each', figures: f })
+      log(`  ${adapter.name}/${transport} K=${K}: ${Math.round(f.deliveriesPerSec)} deliveries/s of ${K * 10} offered, p99 ${f.p99.toFixed(1)} ms, lost ${f.lost} dup ${f.dup} reorder ${f.reorder}`)
+    }
+  } finally {
+    await close(s)
+  }
+  return rows
+}
+
+/** Idle: N connections, each subscribed to its own stream; memory per connection and connect rate. */
+export async function idle(adapter: ServerAdapter, transport: BenchTransport, sizes: number[], opts: Options, log: (s: string) => void): Promise<Row[]> {
+  const rows: Row[] = []
+  for (const N of sizes) {
+    const s = await open(adapter, N, 1, opts)
+    try {
+      await sleep(500)
+      await s.srv.heapUsed()
+      await sleep(200)
+      const heap0 = (await s.srv.heapUsed()) ?? NaN
+      const rss0 = groupRss(s.srv.pids())
+      const g = await grow(s, transport, N, (i) => `idle-${runId}-${i}`)
+      await sleep(1000)
+      const heap1 = (await s.srv.heapUsed()) ?? NaN
+      await sleep(300)
+      const rss1 = groupRss(s.srv.pids())
+      const f: IdleFigures = { rssPerConn: (rss1 - rss0) / N, heapPerConn: (heap1 - heap0) / N, connectPerSec: N / g.seconds, rssBase: rss0, ended: 0 }
+      rows.push({ scenario: 'idle', server: adapter.name, transport, size: N, phase: 'idle', idle: f, note: g.note })
+      log(`  ${adapter.name}/${transport} N=${N}: RSS ${(f.rssPerConn / 1024).toFixed(1)} KiB/conn, heap ${(f.heapPerConn / 1024).toFixed(1)} KiB/conn, ${Math.round(f.connectPerSec)} connects/s${g.note ? ` (${g.note})` : ''}`)
+    } finally {
+      await close(s)
+    }
+  }
+  return rows
+}
+
+/** Long-poll churn: clients re-poll after every answer while a trickle of messages arrives. */
+export async function churn(adapter: ServerAdapter, transport: BenchTransport, opts: Options, log: (s: string) => void): Promise<Row[]> {
+  const N = opts.churnClients
+  const stream = `churn-${runId}-${adapter.name}`
+  const s = await open(adapter, N, 1, opts)
+  try {
+    const g = await grow(s, transport, N, () => stream)
+    if (g.note) return [{ scenario: 'churn', server: adapter.name, transport, size: N, phase: `${opts.churnRate} msg/s`, note: g.note }]
+    const f = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'rate', rate: opts.churnRate, seconds: opts.churnSeconds })
+    log(`  ${adapter.name}/${transport} N=${N}: ${Math.round(f.requestsPerSec)} req/s, ${f.cpuPerDeliveryUs.toFixed(1)} µs server CPU/delivery, lost ${f.lost} dup ${f.dup} reorder ${f.reorder}`)
+    return [{ scenario: 'churn', server: adapter.name, transport, size: N, phase: `${opts.churnRate} msg/s`, figures: f }]
+  } finally {
+    await close(s)
+  }
+}

@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { ClientSpec } from '../driver/conn.js'
+import { BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, stopChild, waitForPort, type BenchTransport, type RunningServer, type ServerAdapter } from './server.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const IDENTIFIER = (stream: string) => JSON.stringify({ channel: '$pubsub', stream_name: stream })
+
+/**
+ * Herald's client per transport, as its docs describe the wire. A transport is offered only
+ * when its module exists in src/transport, so the table shows what has landed.
+ */
+const CLIENTS: Record<BenchTransport, { module: string; spec: (port: number) => ClientSpec }> = {
+  ws: {
+    module: 'src/transport/websocket.ts',
+    spec: (port) => ({
+      proto: 'ws', port, path: '/cable', wsProtocol: 'actioncable-v1-json',
+      wsSendOnOpen: [JSON.stringify({ command: 'subscribe', identifier: '__ID__' }).replace('"__ID__"', JSON.stringify(IDENTIFIER('{stream}')))],
+    }),
+  },
+  sse: {
+    module: 'src/transport/sse.ts',
+    spec: (port) => ({ proto: 'http-stream', port, path: '/events?stream={stream}', headers: { Accept: 'text/event-stream' } }),
+  },
+  ndjson: {
+    module: 'src/transport/http-stream.ts',
+    spec: (port) => ({ proto: 'http-stream', port, path: '/stream?stream={stream}', headers: { Accept: 'application/x-ndjson' } }),
+  },
+  'long-poll': {
+    module: 'src/transport/long-poll.ts',
+    spec: (port) => ({ proto: 'long-poll', port, path: '/lp?stream={stream}', cursor: 'herald' }),
+  },
+}
+
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
+  return m ? Number(m[1]) : 0
+}
+
+export const herald: ServerAdapter = {
+  name: 'herald',
+  transports: () => (Object.keys(CLIENTS) as BenchTransport[]).filter((t) => existsSync(`${ROOT}${CLIENTS[t].module}`)),
+  prepare: async () => undefined,
+  async start(): Promise<RunningServer> {
+    const port = await freePort()
+    const heapFile = `${BENCH_TMP}/herald-${port}.heap.json`
+    const child = spawnNode([`${ROOT}src/cli/main.ts`, '--port', String(port), '--public-streams', '--log-level', 'err'], heapFile)
+    await waitForPort(port, child)
+    return {
+      pids: () => (child.pid ? [child.pid] : []),
+      client: (t) => CLIENTS[t].spec(port),
+      publish: {
+        port,
+        maxBatch: 500,
+        request(list) {
+          const body = list.length === 1
+            ? `{"stream":${JSON.stringify(list[0].stream)},"data":${list[0].payload}}`
+            : `[${list.map((p) => `{"stream":${JSON.stringify(p.stream)},"data":${p.payload}}`).join(',')}]`
+          return `POST /_broadcast HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+        },
+      },
+      subscribers: async () => metric(await httpGet(port, '/metrics'), 'herald_subscriptions'),
+      heapUsed: () => probeHeap(child, heapFile),
+      stop: () => stopChild(child),
+    }
+  },
+}

@@ -1,0 +1,52 @@
+import { fileURLToPath } from 'node:url'
+import type { ClientSpec } from '../driver/conn.js'
+import { BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, stopChild, waitForPort, type BenchTransport, type PublishTarget, type RunningServer, type ServerAdapter } from './server.js'
+
+/** POST /pub/<ch> with the raw payload, or POST /pub with a JSON array: the peers' publish API. */
+function peerPublish(port: number): PublishTarget {
+  return {
+    port,
+    maxBatch: 500,
+    request(list) {
+      if (list.length === 1) {
+        const { stream, payload } = list[0]
+        return `POST /pub/${encodeURIComponent(stream)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`
+      }
+      const body = JSON.stringify(list.map((p) => ({ stream: p.stream, data: p.payload })))
+      return `POST /pub HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    },
+  }
+}
+
+function nodePeer(name: string, script: string, client: (port: number) => ClientSpec): ServerAdapter {
+  return {
+    name,
+    transports: () => ['ws'],
+    prepare: async () => undefined,
+    async start(): Promise<RunningServer> {
+      const port = await freePort()
+      const heapFile = `${BENCH_TMP}/${name}-${port}.heap.json`
+      const child = spawnNode([fileURLToPath(new URL(`../peers/${script}`, import.meta.url)), String(port)], heapFile)
+      await waitForPort(port, child)
+      return {
+        pids: () => (child.pid ? [child.pid] : []),
+        client: (t: BenchTransport) => {
+          if (t !== 'ws') throw new Error(`${name} has no ${t}`)
+          return client(port)
+        },
+        publish: peerPublish(port),
+        subscribers: async () => (JSON.parse(await httpGet(port, '/stats')) as { subscribers: number }).subscribers,
+        heapUsed: () => probeHeap(child, heapFile),
+        stop: () => stopChild(child),
+      }
+    },
+  }
+}
+
+/** Hand-tuned raw ws: frame once, one write per socket per turn. */
+export const wsPeer = nodePeer('ws', 'ws-server.ts', (port) => ({ proto: 'ws', port, path: '/ws/{stream}' }))
+
+/** Socket.IO 4.x over Engine.IO v4's WebSocket transport, spoken by a bare framing client. */
+export const socketIoPeer = nodePeer('socket.io', 'socketio-server.ts', (port) => ({
+  proto: 'ws', port, path: '/socket.io/?EIO=4&transport=websocket&ch={stream}', wsSendOnOpen: ['40'], engineIoPong: true,
+}))
