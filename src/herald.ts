@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server } from 'node:net'
 import { MemoryBroker } from './broker/memory-broker.js'
 import type { Broker, BrokerListener } from './broker/broker.js'
 import { loadConfig, type LoadSources } from './config/load.js'
@@ -14,7 +13,7 @@ import { addJobRoutes } from './jobs/jobs-api.js'
 import { createLogger, type HeraldLogger } from './observability/logger.js'
 import { Metrics } from './observability/metrics.js'
 import { addBroadcastRoute } from './server/broadcast-api.js'
-import { createHttp1Server, listen } from './server/http-server.js'
+import { Listener, listenerSpecs } from './server/listeners.js'
 import { defaultMaxSessions, openFileLimit } from './server/limits.js'
 import { Router } from './server/router.js'
 import { OriginPolicy } from './transport/origin.js'
@@ -44,9 +43,11 @@ export class Herald {
   readonly jobs: JobManager
   readonly router = new Router()
   readonly ws: WebSocketTransport
-  readonly server: http.Server
+  /** Every listener: the main one (top-level host/port/TLS) first, then `listeners` ("virtual hosts"). */
+  readonly listeners: Listener[]
+  /** The main listener's bound server (a TLS server, or the cleartext h1/h2c sniffer). */
+  readonly server: Server
   readonly streamsSecret: string
-  private address: AddressInfo | undefined
 
   constructor(options: HeraldOptions = {}) {
     const config = (this.config = options.config ?? loadConfig(options))
@@ -80,7 +81,9 @@ export class Herald {
       origins: new OriginPolicy(config.allowedOrigins),
     })
     this.addRoutes()
-    this.server = createHttp1Server({ hub: this.hub, router: this.router, ws: this.ws })
+    const deps = { hub: this.hub, router: this.router, ws: this.ws }
+    this.listeners = listenerSpecs(config).map((spec) => new Listener(spec, deps, this.log))
+    this.server = this.listeners[0].server
   }
 
   /** Registers a job type that runs in this process. */
@@ -96,11 +99,12 @@ export class Herald {
 
   async listen(): Promise<AddressInfo> {
     this.hub.start()
-    this.address = await listen(this.server, this.config.host, this.config.port)
+    const addresses: AddressInfo[] = []
+    for (const l of this.listeners) addresses.push(await l.listen())
     const c = this.config
     this.log.notice(
       {
-        url: this.url, wsPath: c.path, maxSessions: this.hub.options.maxSessions, openFileLimit: openFileLimit(),
+        url: this.url, urls: this.listeners.map((l) => l.url), wsPath: c.path, maxSessions: this.hub.options.maxSessions, openFileLimit: openFileLimit(),
         publicStreams: c.publicStreams, historyLimit: c.historyLimit, historyTtl: c.historyTtl,
       },
       'herald listening',
@@ -110,14 +114,12 @@ export class Herald {
     if (c.kaProbes || c.kaInterval) {
       this.log.warn('--ka-probes and --ka-interval cannot be set per socket on Node 20; the kernel settings (net.ipv4.tcp_keepalive_probes/intvl) apply')
     }
-    return this.address
+    return addresses[0]
   }
 
-  /** Base HTTP URL of the listener, once listening. */
+  /** Base URL of the main listener (`http://` or `https://`), once listening. */
   get url(): string {
-    if (!this.address) throw new Error('not listening')
-    const host = this.address.family === 'IPv6' ? `[${this.address.address}]` : this.address.address
-    return `http://${host}:${this.address.port}`
+    return this.listeners[0].url
   }
 
   /** Graceful stop: `server_restart` to every client, jobs cancelled, listeners closed. */
@@ -125,14 +127,10 @@ export class Herald {
     this.log.notice('herald shutting down')
     this.jobs.close()
     this.hub.shutdown()
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
-    this.server.closeIdleConnections()
-    // Clients get `graceMs` to read the final disconnect and answer the close frame.
-    const timer = setTimeout(() => {
-      this.ws.close()
-      this.server.closeAllConnections()
-    }, graceMs)
-    await closed
+    // Clients get `graceMs` to read the final disconnect and answer the close frame; then each
+    // listener destroys what is left.
+    const timer = setTimeout(() => this.ws.close(), graceMs)
+    await Promise.all(this.listeners.map((l) => l.close(graceMs)))
     clearTimeout(timer)
     this.ws.close()
     await this.hub.broker.close()

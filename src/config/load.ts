@@ -37,6 +37,13 @@ function coerce(key: string, raw: string, source: string, problems: string[]): u
       if (/^(0|false|no|off)$/i.test(raw)) return false
       problems.push(`${key}: expected true or false, got "${raw}" (${source})`)
       return undefined
+    case 'array':
+      try {
+        return JSON.parse(raw)
+      } catch {
+        problems.push(`${key}: expected a JSON array, got "${raw}" (${source})`)
+        return undefined
+      }
     default:
       return raw
   }
@@ -98,12 +105,31 @@ function readFile(file: string, problems: string[]): Record<string, unknown> {
     }
     // Accept kebab-case keys in the file too, so flags and file read alike.
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(parsed)) out[flagToKey.get(k) ?? k] = v
+    for (const [k, v] of Object.entries(parsed)) {
+      const key = flagToKey.get(k) ?? k
+      // lws-style string flags ("h2-half-closed-long-poll": "1") read like the command line.
+      out[key] = typeof v === 'string' && baseType(key) === 'boolean' ? coerce(key, v, file, problems) : v
+    }
     return out
   } catch (err) {
     problems.push(`${file}: ${(err as Error).message}`)
     return {}
   }
+}
+
+const camel = (k: string) => k.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+
+/** A listener entry with kebab-case keys and lws-style "1"/"0" flags, as camelCase and booleans. */
+function normalizeListener(entry: unknown): unknown {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return entry
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(entry)) {
+    const key = camel(k)
+    if (key === 'h2HalfClosedLongPoll' && typeof v === 'string') {
+      out[key] = /^(1|true|yes|on)$/i.test(v) ? true : /^(0|false|no|off)$/i.test(v) ? false : v
+    } else out[key] = v
+  }
+  return out
 }
 
 function deepFreeze<T>(value: T): T {
@@ -123,7 +149,8 @@ export function loadConfig(sources: LoadSources = {}): Readonly<HeraldConfig> {
   const args = parseArgv(sources.argv ?? [], problems)
   const fromFile = args.file ? readFile(args.file, problems) : {}
   const fromEnv = readEnv(sources.env ?? {}, problems)
-  const merged = { ...fromFile, ...sources.overrides, ...fromEnv, ...args.values }
+  const merged: Record<string, unknown> = { ...fromFile, ...sources.overrides, ...fromEnv, ...args.values }
+  if (Array.isArray(merged.listeners)) merged.listeners = merged.listeners.map(normalizeListener)
   const result = configSchema.safeParse(merged)
   if (!result.success) {
     for (const issue of result.error.issues) {

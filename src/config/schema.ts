@@ -9,6 +9,33 @@ const bytes = (def: number, what: string) =>
 export const LOG_LEVELS = ['err', 'warn', 'notice', 'info', 'debug'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
+/** --tls-cert and --tls-key come together. */
+function tlsPairCheck(v: { tlsCert: string; tlsKey: string }, ctx: z.RefinementCtx): void {
+  if (Boolean(v.tlsCert) !== Boolean(v.tlsKey)) {
+    ctx.addIssue({ code: 'custom', path: [v.tlsCert ? 'tlsKey' : 'tlsCert'], message: 'tlsCert and tlsKey must be given together' })
+  }
+}
+
+/**
+ * One more listener ("virtual host") with its own address, TLS files and HTTP/2 options; the
+ * h2 timeouts default to the top-level ones. The JSON file may use kebab-case keys and the seed's
+ * `"h2-half-closed-long-poll": "1"` (src/config/load.ts normalises both).
+ */
+export const listenerSchema = z.strictObject({
+  name: z.string().optional(),
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65535),
+  tlsCert: z.string().default(''),
+  tlsKey: z.string().default(''),
+  tlsCiphers: z.string().default(''),
+  h2HalfClosedLongPoll: z.boolean().default(false),
+  h2IdleTimeout: z.number().min(0).optional(),
+  h2PingInterval: z.number().min(0).optional(),
+  h2PingTimeout: z.number().min(0).optional(),
+}).superRefine(tlsPairCheck)
+
+export type ListenerConfig = z.infer<typeof listenerSchema>
+
 /**
  * The single source of Herald's options: name, default, unit and a one-line description.
  * CLI flags are the kebab-case of each key (`--history-limit`), environment variables
@@ -47,7 +74,19 @@ export const configSchema = z.strictObject({
 
   jobsTtl: seconds(3600, 'how long a finished job stays readable via GET /jobs/:id'),
   demo: z.boolean().default(true).describe('serve the demo page at GET /'),
-})
+
+  tlsCert: z.string().default('').describe('PEM certificate file; with --tls-key the listener is HTTPS with ALPN h2 and http/1.1'),
+  tlsKey: z.string().default('').describe('PEM private key file for --tls-cert'),
+  tlsCiphers: z.string().default('')
+    .describe('OpenSSL cipher list for TLS 1.2 (e.g. "RC4-MD5:RC4-SHA:AES128-SHA:AES256-SHA:HIGH:!DSS:!aNULL"); empty = Node\'s default'),
+  h2HalfClosedLongPoll: z.boolean().default(false)
+    .describe('HTTP/2 streaming responses whose client has half-closed are exempt from idle timeouts (lws "h2-half-closed-long-poll")'),
+  h2IdleTimeout: seconds(60, 'close an HTTP/2 stream, or a whole HTTP/2 connection, with no frames for this long; 0 = never'),
+  h2PingInterval: seconds(20, 'HTTP/2 PING interval on connections exempt from the idle timeout; 0 = no pings'),
+  h2PingTimeout: seconds(10, 'close an HTTP/2 connection whose PING is not answered within this time'),
+  listeners: z.array(listenerSchema).default([])
+    .describe('more listeners ("virtual hosts"), in the JSON file: [{"port":8443,"tls-cert":…,"tls-key":…,"h2-half-closed-long-poll":"1"}]'),
+}).superRefine(tlsPairCheck)
 
 export type HeraldConfig = z.infer<typeof configSchema>
 export type HeraldConfigInput = z.input<typeof configSchema>

@@ -1,4 +1,5 @@
 import http from 'node:http'
+import type { Http2SecureServer } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { HeraldError } from '../errors.js'
@@ -53,6 +54,16 @@ export async function handleRequest(deps: RequestHandlerDeps, req: HttpRequest, 
 
 export function createHttp1Server(deps: RequestHandlerDeps): http.Server {
   const server = http.createServer((req, res) => void handleRequest(deps, req, res))
+  addHttp1Handlers(server, deps)
+  return server
+}
+
+/**
+ * The HTTP/1.1 side of a server: timeouts, WebSocket upgrades and client errors. Also used on
+ * the TLS listener's allowHTTP1 fallback, whose keepAliveTimeout Node leaves undefined (idle
+ * keep-alive sockets would never close, node-platform-notes §3).
+ */
+export function addHttp1Handlers(server: http.Server | Http2SecureServer, deps: RequestHandlerDeps): void {
   Object.assign(server, HTTP1_TIMEOUTS)
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://herald.invalid')
@@ -71,7 +82,6 @@ export function createHttp1Server(deps: RequestHandlerDeps): http.Server {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
     } else socket.destroy()
   })
-  return server
 }
 
 export function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto'
+import { Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocket, subprotocol } from 'ws'
+import { HeraldError, type ErrorCode } from '../errors.js'
+import type { Hub } from '../hub/hub.js'
+import { sendError } from '../server/respond.js'
+import { holdStream } from '../server/long-lived.js'
+import type { WebSocketTransport } from './websocket.js'
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+const KEY = /^[+/0-9A-Za-z]{22}==$/
+
+/** RFC 6455 §4.2.2: base64(SHA-1(key + GUID)). */
+export function acceptKey(key: string): string {
+  return createHash('sha1').update(key + GUID).digest('base64')
+}
+
+export interface ConnectDeps {
+  hub: Hub
+  ws: WebSocketTransport
+}
+
+/** What `ws`'s own server would build for an upgraded socket (WebSocketServer.completeUpgrade). */
+export function serverWebSocket(transport: WebSocketTransport, stream: Duplex, protocol: string | undefined): WebSocket {
+  const opts = transport.wss.options as Record<string, unknown>
+  // `new WebSocket(null, undefined, serverOptions)`: without the server's options autoPong is off
+  // and closeTimeout undefined, so the stream would be destroyed right after our close frame
+  // (node-platform-notes §1).
+  const Ctor = WebSocket as unknown as new (address: null, protocols: undefined, options: Record<string, unknown>) => WebSocket
+  const ws = new Ctor(null, undefined, opts)
+  if (protocol) ws._protocol = protocol
+  ws.setSocket(stream, Buffer.alloc(0), {
+    allowSynchronousEvents: opts.allowSynchronousEvents,
+    maxBufferedChunks: opts.maxBufferedChunks,
+    maxFragments: opts.maxFragments,
+    maxPayload: opts.maxPayload,
+    skipUTF8Validation: opts.skipUTF8Validation,
+  })
+  return ws
+}
+
+function refuse(deps: ConnectDeps, res: Http2ServerResponse, code: ErrorCode, detail: string, headers: Record<string, string> = {}): void {
+  deps.hub.rejectInput(code, `websocket over h2 refused: ${detail}`, { remote: res.stream.session?.socket?.remoteAddress })
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
+  sendError(res, new HeraldError(code, detail))
+}
+
+/**
+ * The server's `connect` listener. Over HTTP/2 it serves RFC 8441 extended CONNECT with
+ * `:protocol websocket` at the WebSocket path: the same checks as the HTTP/1.1 upgrade (path 404,
+ * Origin 403, session limit 503), subprotocol negotiation, `sec-websocket-accept` whenever a key
+ * is sent (undici requires it though RFC 8441 has none), then a ws WebSocket on the stream, so
+ * limits, pings and close codes are those of HTTP/1.1. An HTTP/1.1 CONNECT (the allowHTTP1
+ * fallback routes it here with a socket) is refused with 405.
+ */
+export function handleConnect(
+  deps: ConnectDeps,
+  req: Http2ServerRequest | IncomingMessage,
+  resOrSocket: Http2ServerResponse | Duplex,
+): void {
+  if (!(req instanceof Http2ServerRequest)) {
+    deps.hub.rejectInput('HERALD_ERR_METHOD_NOT_ALLOWED', 'HTTP/1.1 CONNECT', { remote: req.socket.remoteAddress })
+    ;(resOrSocket as Duplex).end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+    return
+  }
+  const res = resOrSocket as Http2ServerResponse
+  const h = req.headers
+  const protocol = h[':protocol']
+  if (protocol === undefined) return refuse(deps, res, 'HERALD_ERR_METHOD_NOT_ALLOWED', 'CONNECT without :protocol')
+  if (String(protocol).toLowerCase() !== 'websocket') return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', `unsupported :protocol ${protocol}`)
+  let url: URL
+  try {
+    url = new URL(String(h[':path'] ?? ''), 'http://herald.invalid')
+  } catch {
+    return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'unparseable :path')
+  }
+  if (!deps.ws.matches(url)) return refuse(deps, res, 'HERALD_ERR_NOT_FOUND', `websocket at ${url.pathname}`)
+  if (h['sec-websocket-version'] !== '13') {
+    return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'missing or invalid sec-websocket-version', { 'sec-websocket-version': '13' })
+  }
+  const key = h['sec-websocket-key']
+  if (key !== undefined && (typeof key !== 'string' || !KEY.test(key))) return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-key')
+  const refusal = deps.ws.check(h.origin)
+  if (refusal) return refuse(deps, res, refusal.code as ErrorCode, 'websocket refused')
+
+  let offered = new Set<string>()
+  const header = h['sec-websocket-protocol']
+  if (header !== undefined) {
+    try {
+      offered = subprotocol.parse(String(header))
+    } catch {
+      return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-protocol')
+    }
+  }
+  const select = deps.ws.wss.options.handleProtocols
+  const chosen = offered.size > 0 && select ? select(offered, req as unknown as IncomingMessage) : false
+
+  const stream: ServerHttp2Stream = req.stream
+  if (stream.destroyed || !stream.writable) return
+  const headers: Record<string, string> = {}
+  if (chosen) headers['sec-websocket-protocol'] = chosen
+  if (typeof key === 'string') headers['sec-websocket-accept'] = acceptKey(key)
+  // RFC 8441 §5: a 2xx answers the CONNECT and the stream carries WebSocket frames from here on.
+  stream.respond({ ':status': 200, ...headers })
+  const ws = serverWebSocket(deps.ws, stream, chosen || undefined)
+  // A WebSocket has its own pings; like an upgraded HTTP/1.1 socket it outlives the idle timeouts.
+  holdStream(stream)
+  deps.ws.attach(ws, stream, 'ws-h2', '2', { url, headers: h, remoteAddress: req.socket?.remoteAddress })
+}

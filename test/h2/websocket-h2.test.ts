@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { once } from 'node:events'
+import { Duplex } from 'node:stream'
+import { after, before, test } from 'node:test'
+import { Agent, WebSocket as UndiciWebSocket } from 'undici'
+import { WebSocket } from 'ws'
+import { publicIdentifier } from '../../src/protocol/identifier.js'
+import { serverWebSocket } from '../../src/transport/websocket-h2.js'
+import { connectH2, h2Request, H2WebSocket } from '../support/h2.js'
+import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
+import { makeSelfSignedCert, type TestCert } from '../support/tls.js'
+
+let h: TestHerald
+let cert: TestCert
+let tlsUrl: string
+
+before(async () => {
+  cert = makeSelfSignedCert()
+  h = await startHerald({
+    publicStreams: true,
+    pingInterval: 0.2,
+    maxMessageSize: 1024,
+    allowedOrigins: 'https://good.example',
+    listeners: [{ port: 0, host: '127.0.0.1', tlsCert: cert.cert, tlsKey: cert.key }],
+  })
+  tlsUrl = h.herald.listeners[1].url
+})
+after(async () => {
+  await h.close()
+  cert.remove()
+})
+
+const transports = () => [...h.herald.hub.connections].map((c) => c.transport)
+
+async function publish(stream: string, data: unknown): Promise<void> {
+  const res = await fetch(`${h.url}/_broadcast`, { method: 'POST', body: JSON.stringify({ stream, data: JSON.stringify(data) }) })
+  assert.equal(res.status, 201)
+}
+
+for (const scheme of ['h2c', 'tls'] as const) {
+  test(`${scheme}: SETTINGS_ENABLE_CONNECT_PROTOCOL, welcome, subscribe and a broadcast over an RFC 8441 stream`, async () => {
+    const session = await connectH2(scheme === 'tls' ? tlsUrl : h.url)
+    assert.equal(session.remoteSettings.enableConnectProtocol, true)
+    const ws = await H2WebSocket.open(session, '/cable')
+    assert.equal(ws.headers['sec-websocket-protocol'], 'actioncable-v1-ext-json')
+    assert.equal(ws.headers['sec-websocket-accept'], undefined, 'no key sent, no accept')
+    const welcome = await ws.waitForType('welcome')
+    assert.ok(welcome.sid)
+    const identifier = publicIdentifier(`h2ws-${scheme}`)
+    ws.send({ command: 'subscribe', identifier })
+    await ws.waitForType('confirm_subscription')
+    assert.ok(transports().includes('ws-h2'))
+    await publish(`h2ws-${scheme}`, { n: 1 })
+    const msg = await ws.waitFor((m) => m.identifier === identifier && m.message)
+    assert.deepEqual(msg.message, { n: 1 })
+    await ws.close()
+    assert.equal(session.closed, false, 'the connection outlives the WebSocket')
+    assert.equal((await h2Request(session, '/health')).body, 'OK')
+    session.close()
+  })
+}
+
+test('sec-websocket-accept when a key is sent; the base protocol is negotiated too', async () => {
+  const session = await connectH2(h.url)
+  const key = Buffer.from('0123456789abcdef').toString('base64')
+  const ws = await H2WebSocket.open(session, '/cable', { 'sec-websocket-key': key, 'sec-websocket-protocol': 'foo, actioncable-v1-json' })
+  const expected = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64')
+  assert.equal(ws.headers['sec-websocket-accept'], expected)
+  assert.equal(ws.headers['sec-websocket-protocol'], 'actioncable-v1-json')
+  await ws.waitForType('welcome')
+  await ws.close()
+  session.close()
+})
+
+test('refusals: wrong path 404, Origin 403, bad version or key 400, plain CONNECT 405', async () => {
+  const session = await connectH2(h.url)
+  const status = (path: string, headers: Record<string, string> = {}) =>
+    H2WebSocket.open(session, path, headers).then(() => 200, (err) => err.status)
+  assert.equal(await status('/nope'), 404)
+  assert.equal(await status('/cable', { origin: 'https://evil.example' }), 403)
+  assert.equal(await status('/cable', { origin: 'https://good.example' }), 200)
+  assert.equal(await status('/cable', { 'sec-websocket-version': '8' }), 400)
+  assert.equal(await status('/cable', { 'sec-websocket-key': 'short' }), 400)
+  const plain = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' })
+  const [res] = await once(plain, 'response')
+  assert.equal(res[':status'], 405)
+  plain.close()
+  session.close()
+})
+
+test('several WebSockets multiplexed on one connection, each its own session', async () => {
+  const session = await connectH2(h.url)
+  const sockets = await Promise.all([1, 2, 3, 4].map(() => H2WebSocket.open(session, '/cable')))
+  const sids = await Promise.all(sockets.map(async (s) => (await s.waitForType('welcome')).sid))
+  assert.equal(new Set(sids).size, 4)
+  const identifier = publicIdentifier('h2ws-many')
+  for (const s of sockets) s.send({ command: 'subscribe', identifier })
+  await Promise.all(sockets.map((s) => s.waitForType('confirm_subscription')))
+  await publish('h2ws-many', { all: true })
+  for (const s of sockets) assert.deepEqual((await s.waitFor((m) => m.identifier === identifier && m.message)).message, { all: true })
+  await Promise.all(sockets.map((s) => s.close()))
+  session.close()
+})
+
+test('same limits, pings and close codes as over HTTP/1.1', async () => {
+  const session = await connectH2(h.url)
+  const big = await H2WebSocket.open(session, '/cable')
+  await big.waitForType('welcome')
+  await big.waitForType('ping', 2000) // protocol pings every 0.2 s
+  big.send({ command: 'message', identifier: 'x', data: 'y'.repeat(2000) })
+  assert.equal((await big.closed()).code, 1009)
+
+  const bin = await H2WebSocket.open(session, '/cable')
+  await bin.waitForType('welcome')
+  bin.frame(0x2, Buffer.from([1, 2, 3]))
+  assert.equal((await bin.closed()).code, 1003)
+
+  const bad = await H2WebSocket.open(session, '/cable')
+  await bad.waitForType('welcome')
+  bad.send('{not json')
+  assert.equal((await bad.closed()).code, 1008)
+
+  // A ping frame from the client is answered (ws's autoPong: the server options were passed).
+  const pinger = await H2WebSocket.open(session, '/cable')
+  await pinger.waitForType('welcome')
+  const pong = new Promise<void>((resolve) => pinger.stream.on('data', (d: Buffer) => { if (d[0] === 0x8a) resolve() }))
+  pinger.frame(0x9, Buffer.from('hi'))
+  await pong
+  await pinger.close()
+  session.close()
+})
+
+test('the server-side WebSocket is built with the server options (pins ws internals)', () => {
+  const duplex = new Duplex({ read() {}, write(_c, _e, cb) { cb() } })
+  const ws = serverWebSocket(h.herald.ws, duplex, 'actioncable-v1-ext-json') as any
+  const opts = h.herald.ws.wss.options as any
+  assert.equal(ws.protocol, 'actioncable-v1-ext-json')
+  assert.equal(ws.readyState, WebSocket.OPEN)
+  assert.equal(ws._autoPong, opts.autoPong ?? true)
+  assert.equal(ws._closeTimeout, opts.closeTimeout)
+  assert.equal(typeof ws._closeTimeout, 'number')
+  assert.equal(ws._receiver._maxPayload, 1024)
+  assert.equal(ws._receiver._isServer, true)
+  ws.terminate()
+})
+
+test('undici WebSocket with allowH2 over TLS (sends a key, requires the accept)', async () => {
+  const agent = new Agent({ allowH2: true, connect: { rejectUnauthorized: false } })
+  const ws = new UndiciWebSocket(`${tlsUrl.replace('https', 'wss')}/cable`, { protocols: ['actioncable-v1-ext-json'], dispatcher: agent } as any)
+  const messages: any[] = []
+  ws.onmessage = (e: any) => messages.push(JSON.parse(String(e.data)))
+  await new Promise<void>((resolve, reject) => { ws.onopen = () => resolve(); ws.onerror = (e: any) => reject(e.error ?? new Error('undici websocket error')) })
+  assert.equal(ws.protocol, 'actioncable-v1-ext-json')
+  while (!messages.some((m) => m.type === 'welcome')) await new Promise((r) => setTimeout(r, 20))
+  const sid = messages.find((m) => m.type === 'welcome').sid
+  const conn = [...h.herald.hub.connections].find((c) => c.sid === sid)
+  assert.equal(conn?.transport, 'ws-h2', 'undici used HTTP/2')
+  const closed = new Promise<number>((resolve) => { ws.onclose = (e: any) => resolve(e.code) })
+  ws.close(1000)
+  assert.equal(await closed, 1000)
+  await agent.close()
+})
+
+test('an HTTP/1.1 WebSocket client on the same TLS port still works', async () => {
+  const c = await WireClient.connect(`${tlsUrl.replace('https', 'wss')}/cable`, 'actioncable-v1-ext-json', { rejectUnauthorized: false })
+  await c.waitForType('welcome')
+  assert.ok(transports().includes('ws'))
+  c.close()
+  await c.closed()
+})
