@@ -204,10 +204,7 @@ export class Connection implements SessionSink, OutboxOwner {
       backlogs = await Promise.all(
         subs.map((sub) => {
           const position = request.streams?.[sub.stream]
-          if (position) {
-            if (sub.isNew(position.epoch, position.offset)) sub.advance(position.epoch, position.offset)
-            return this.hub.broker.history(sub.stream, { position })
-          }
+          if (position) return this.hub.broker.history(sub.stream, { position })
           return since > 0 ? this.hub.broker.history(sub.stream, { sinceMs: since * 1000 }) : Promise.resolve([])
         }),
       )
@@ -223,6 +220,10 @@ export class Connection implements SessionSink, OutboxOwner {
     if (this.done || this.channels.get(identifier) !== subs) return
     for (let i = 0; i < subs.length; i++) {
       const sub = subs[i]
+      // Only a position the broker accepted counts as delivered: one it rejected (say, beyond the
+      // latest offset) must not make the live messages up to it look like duplicates.
+      const position = request.streams?.[sub.stream]
+      if (position && sub.isNew(position.epoch, position.offset)) sub.advance(position.epoch, position.offset)
       for (const m of backlogs[i]) {
         if (!sub.isNew(m.epoch, m.offset)) continue
         sub.advance(m.epoch, m.offset)

@@ -162,6 +162,20 @@ describe('raw wire restore', () => {
     c.close()
   })
 
+  test('a rejected position beyond the latest offset does not swallow later live messages', async () => {
+    const stream = freshStream('beyond')
+    const { c, identifier } = await connected(stream)
+    await publishRange(stream, 1, 3)
+    await c.waitFor((m) => m.offset === 3)
+    const { epoch } = c.data(identifier)[0]
+    c.send({ command: 'history', identifier, history: { streams: { [stream]: { epoch, offset: 10 } } } })
+    await c.waitForType('reject_history')
+    await publishRange(stream, 4, 12)
+    await c.waitFor((m) => m.offset === 12)
+    assert.deepEqual(offsetsOf(c, identifier), range(1, 12))
+    c.close()
+  })
+
   test('subscribe with history since a time replays the kept messages before going live', async () => {
     const stream = freshStream('since')
     await publishRange(stream, 1, 3)
