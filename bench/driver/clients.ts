@@ -173,7 +173,7 @@ const CURSORS = {
       return conn.cursorA ? `If-Modified-Since: ${conn.cursorA}\r\nIf-None-Match: ${conn.cursorB}\r\n` : ''
     },
   },
-  /** Herald: the poll session id from the first answer is sent back on every later poll. */
+  /** Herald (AnyCable long polling): the poll session id from the first answer comes back on every later poll. */
   herald: {
     head(conn: Conn, h: Map<string, string>) {
       conn.cursorA = h.get('x-anycable-poll-id') ?? h.get('x-herald-poll-id') ?? conn.cursorA
@@ -189,7 +189,8 @@ function pollAgain(conn: Conn): void {
   conn.tally.requests++
   conn.tail = null
   const spec = specs.get(conn)!
-  if (!conn.socket.destroyed) conn.socket.write(requestText(spec, conn.stream, CURSORS[spec.cursor ?? 'nchan'].extra(conn)))
+  // Herald's commands (the subscribe) go only in the first poll's body; later polls are empty.
+  if (!conn.socket.destroyed) conn.socket.write(requestText(spec, conn.stream, CURSORS[spec.cursor ?? 'nchan'].extra(conn), false))
 }
 
 export const longPollClient: ClientProtocol = {

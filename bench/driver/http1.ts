@@ -1,12 +1,13 @@
 import { type ClientSpec, type Conn, streamSink } from './conn.js'
 
 /** The request line and headers of one GET/POST for this spec and stream. */
-export function requestText(spec: ClientSpec, stream: string, extra = ''): string {
+export function requestText(spec: ClientSpec, stream: string, extra = '', withBody = true): string {
   const path = spec.path.replaceAll('{stream}', encodeURIComponent(stream))
-  const body = spec.body?.replaceAll('{stream}', stream) ?? ''
-  let head = `${spec.method ?? 'GET'} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${spec.port}\r\n`
+  const body = withBody ? (spec.body?.replaceAll('{stream}', stream) ?? '') : ''
+  const method = spec.method ?? 'GET'
+  let head = `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${spec.port}\r\n`
   for (const [k, v] of Object.entries(spec.headers ?? {})) head += `${k}: ${v.replaceAll('{stream}', stream)}\r\n`
-  if (body) head += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
+  if (body || method === 'POST') head += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
   return `${head}${extra}\r\n${body}`
 }
 

@@ -20,6 +20,7 @@ const CLIENTS: Record<BenchTransport, { module: string; spec: (port: number) => 
   },
   sse: {
     module: 'src/transport/sse.ts',
+    // AnyCable's SSE query form; Herald answers with `data:` events.
     spec: (port) => ({ proto: 'http-stream', port, path: '/events?stream={stream}', headers: { Accept: 'text/event-stream' } }),
   },
   ndjson: {
@@ -28,7 +29,10 @@ const CLIENTS: Record<BenchTransport, { module: string; spec: (port: number) => 
   },
   'long-poll': {
     module: 'src/transport/long-poll.ts',
-    spec: (port) => ({ proto: 'long-poll', port, path: '/lp?stream={stream}', cursor: 'herald' }),
+    spec: (port) => ({
+      proto: 'long-poll', port, path: '/lp', method: 'POST', cursor: 'herald',
+      body: `${JSON.stringify({ command: 'subscribe', identifier: '__ID__' }).replace('"__ID__"', JSON.stringify(IDENTIFIER('{stream}')))}\n`,
+    }),
   },
 }
 
@@ -44,7 +48,11 @@ export const herald: ServerAdapter = {
   async start(): Promise<RunningServer> {
     const port = await freePort()
     const heapFile = `${BENCH_TMP}/herald-${port}.heap.json`
-    const child = spawnNode([`${ROOT}src/cli/main.ts`, '--port', String(port), '--public-streams', '--log-level', 'err'], heapFile)
+    // --poll-flush-interval 0: answer a held long poll as soon as a message is queued, as Nchan
+    // does (Herald's default, like AnyCable's, batches for 0.5 s and would add that to latency).
+    const args = ['--port', String(port), '--public-streams', '--log-level', 'err']
+    if (this.transports().includes('long-poll')) args.push('--poll-flush-interval', '0')
+    const child = spawnNode([`${ROOT}src/cli/main.ts`, ...args], heapFile)
     await waitForPort(port, child)
     return {
       pids: () => (child.pid ? [child.pid] : []),

@@ -1,0 +1,25 @@
+import { execFile } from 'node:child_process'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/**
+ * Keeps `npm run bench` from rotting without adding a benchmark to CI: the harness's smallest
+ * configuration (20 WebSocket subscribers, Herald only) must run, lose nothing, and print its table.
+ */
+test('bench harness: smallest fan-out against Herald prints a table with no lost, duplicated or reordered messages', { timeout: 90_000 }, async (t) => {
+  t.plan(4)
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', 'bench/run.ts', 'fanout', '--smoke', '--servers', 'herald', '--transports', 'ws'], { cwd: ROOT, timeout: 80_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${err.message}\n${stdout}\n${stderr}`))
+      else resolve(stdout)
+    })
+  })
+  t.assert.match(out, /### Fan-out/)
+  const rows = out.split('\n').filter((l) => l.startsWith('| ws | 20 | herald |'))
+  t.assert.equal(rows.length, 1, out)
+  // Columns: … | lost/dup/reorder | … — every phase delivered everything once and in order.
+  t.assert.match(rows[0], /\| 0\/0\/0 \|/)
+  t.assert.doesNotMatch(out, /failed/)
+})
