@@ -66,7 +66,15 @@ export function createHttp1Server(deps: RequestHandlerDeps): http.Server {
 export function addHttp1Handlers(server: http.Server | Http2SecureServer, deps: RequestHandlerDeps): void {
   Object.assign(server, HTTP1_TIMEOUTS)
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://herald.invalid')
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://herald.invalid')
+    } catch {
+      // A throw here would be uncaught (an event listener) and end the process.
+      deps.hub.rejectInput('HERALD_ERR_BAD_REQUEST', 'unparseable upgrade request target', { remote: req.socket.remoteAddress })
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
     if (!deps.ws.matches(url) || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       deps.hub.rejectInput('HERALD_ERR_NOT_FOUND', 'upgrade to an unknown path', { path: url.pathname })
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')

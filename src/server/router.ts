@@ -36,7 +36,11 @@ export class Router {
         continue
       }
       const params: Record<string, string> = {}
-      route.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])))
+      try {
+        route.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1])))
+      } catch {
+        throw new HeraldError('HERALD_ERR_BAD_REQUEST', `malformed percent-encoding in ${url.pathname}`)
+      }
       await route.handler(req, res, params, url)
       return true
     }

@@ -58,6 +58,11 @@ describe('jobs API bad input', () => {
     assert.match(res.headers.get('allow') ?? '', /POST/)
   })
 
+  test('a malformed percent-encoding in a path parameter is 400, not a crash or a 500', async () => {
+    assertError(await request(`${h.url}/jobs/%E0%A4%A`, 'GET', undefined), 400, 'HERALD_ERR_BAD_REQUEST', /percent-encoding/)
+    assert.equal(await errors('HERALD_ERR_INTERNAL'), 0)
+  })
+
   test('an unknown job type is 400 naming the known types', async () => {
     const res = await postJson(`${h.url}/jobs`, { type: 'teleport' })
     assertError(res, 400, 'HERALD_ERR_UNKNOWN_JOB_TYPE', /"teleport"/)
@@ -73,6 +78,7 @@ describe('jobs API bad input', () => {
   })
 
   test('the wrong shape is 400 naming the field', async () => {
+    const before = await errors('HERALD_ERR_BAD_REQUEST')
     assertError(await postJson(`${h.url}/jobs`, { type: 7 }), 400, 'HERALD_ERR_BAD_REQUEST', /body\.type/)
     assertError(await postJson(`${h.url}/jobs`, { type: 'demo', extra: 1 }), 400, 'HERALD_ERR_BAD_REQUEST', /extra/)
     assertError(await postJson(`${h.url}/jobs`, [1]), 400, 'HERALD_ERR_BAD_REQUEST', /body/)
@@ -81,7 +87,7 @@ describe('jobs API bad input', () => {
     assertError(await postJson(`${h.url}/_broadcast`, { stream: 'x' }), 400, 'HERALD_ERR_BAD_REQUEST', /data/)
     assertError(await postJson(`${h.url}/_broadcast`, { stream: '', data: '1' }), 400, 'HERALD_ERR_BAD_REQUEST', /stream/)
     assertError(await postJson(`${h.url}/_broadcast`, []), 400, 'HERALD_ERR_BAD_REQUEST')
-    assert.equal(await errors('HERALD_ERR_BAD_REQUEST'), 8)
+    assert.equal(await errors('HERALD_ERR_BAD_REQUEST'), before + 8)
   })
 
   test('a body that is not UTF-8 is 400', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { WebSocket } from 'ws'
 import { signStream } from '../../src/auth/signed-stream.js'
@@ -93,6 +94,22 @@ describe('WebSocket bad input', () => {
     assert.equal(await upgradeStatus(`${h.url.replace('http', 'ws')}/other`), 404)
     assert.equal(await upgradeStatus(`${h.wsUrl}/deeper`), 404)
     assert.equal(await errors(h, 'HERALD_ERR_NOT_FOUND'), 2)
+  })
+
+  test('an upgrade whose request target is not a URL is 400, and the server lives on', async () => {
+    const { port } = new URL(h.url)
+    const status = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write('GET //[ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+      })
+      let text = ''
+      socket.on('data', (d) => (text += d))
+      socket.on('close', () => resolve(text.split('\r\n')[0]))
+      socket.on('error', reject)
+    })
+    assert.equal(status, 'HTTP/1.1 400 Bad Request')
+    assert.equal(await errors(h, 'HERALD_ERR_BAD_REQUEST'), 1)
   })
 
   test('the server stays healthy after all of that', async () => {
