@@ -172,6 +172,7 @@ export class WebSocketTransport {
     ;(socket as Tagged<Duplex>)[kConn] = conn
     ws.on('message', onMessage)
     ws.on('pong', onPong)
+    ws.on('ping', onPong) // a client's own ping frames are input too (ws answers them itself)
     ws.on('error', onError)
     ws.on('close', onClose)
     socket.on('drain', onDrain)

@@ -256,6 +256,26 @@ describe('timeouts', () => {
     assert.equal(await metric(h.url, 'herald_disconnects_total', { reason: 'idle_timeout' }), 1)
   })
 
+  test('WebSocket ping frames from the client count as input', async () => {
+    const h = await server({ inactivityTimeout: 0.4, pingInterval: 0 })
+    const pinging = await WireClient.connect(h.wsUrl)
+    await pinging.waitForType('welcome')
+    const timer = setInterval(() => pinging.ws.ping(), 50)
+    try {
+      // Two silent clients opened one after the other both time out while the pinging one, older than both, stays.
+      for (let i = 0; i < 2; i++) {
+        const silent = await WireClient.connect(h.wsUrl)
+        await silent.waitForType('welcome')
+        assert.equal((await silent.closed(10_000)).reason, 'idle_timeout')
+      }
+      assert.equal(pinging.ws.readyState, WebSocket.OPEN)
+      assert.equal(pinging.closeCode, undefined)
+    } finally {
+      clearInterval(timer)
+      pinging.close()
+    }
+  })
+
   test('open longer than maxLifetime: disconnect max_lifetime (reconnect allowed)', async () => {
     const h = await server({ maxLifetime: 0.3 })
     const c = await WireClient.connect(h.wsUrl)
