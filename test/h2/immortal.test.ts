@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2'
+import { after, before, test } from 'node:test'
+import { streamLongPollRxOnly } from '../../src/client/h2-long-poll.js'
+import { markLongLived } from '../../src/server/long-lived.js'
+import { readBody } from '../../src/transport/http-body.js'
+import { connectH2, curl, FreezableProxy } from '../support/h2.js'
+import { startHerald, type TestHerald } from '../support/herald.js'
+import { makeSelfSignedCert, type TestCert } from '../support/tls.js'
+
+// Idle timeouts of 0.3 s; the test route is silent for 0.7 s between lines, so a stream that
+// receives all its lines outlived the stream and session idle timeouts several times over.
+const IDLE = 0.3
+const GAP_MS = 700
+
+let h: TestHerald
+let cert: TestCert
+let immortalUrl: string // cleartext, h2-half-closed-long-poll
+let plainUrl: string // cleartext, without the option
+let tlsUrl: string // TLS, with the option
+const serverClosed: string[] = []
+
+before(async () => {
+  cert = makeSelfSignedCert()
+  h = await startHerald({
+    pingInterval: 0,
+    h2HalfClosedLongPoll: true,
+    h2IdleTimeout: IDLE,
+    h2PingInterval: 0.1,
+    h2PingTimeout: 0.4,
+    listeners: [
+      { name: 'plain', port: 0, h2HalfClosedLongPoll: false },
+      { name: 'tls', port: 0, tlsCert: cert.cert, tlsKey: cert.key, h2HalfClosedLongPoll: true },
+    ],
+  })
+  ;[immortalUrl, plainUrl, tlsUrl] = h.herald.listeners.map((l) => l.url)
+  // A tiny streaming route: "start", then `n` lines `gap` ms apart, then the end.
+  const ticks = async (req: any, res: any, _p: unknown, url: URL) => {
+    if (req.method === 'POST') await readBody(req, 1024)
+    markLongLived(req)
+    const n = Number(url.searchParams.get('n') ?? 3)
+    const gap = Number(url.searchParams.get('gap') ?? GAP_MS)
+    const id = url.searchParams.get('id') ?? ''
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.write('start\n')
+    let i = 0
+    const timer = setInterval(() => {
+      res.write(`tick ${++i}\n`)
+      if (i === n) {
+        clearInterval(timer)
+        res.end()
+      }
+    }, gap)
+    res.on('close', () => {
+      clearInterval(timer)
+      serverClosed.push(id)
+    })
+  }
+  h.herald.router.add('GET', '/test/ticks', ticks)
+  h.herald.router.add('POST', '/test/ticks', ticks)
+})
+after(async () => {
+  await h.close()
+  cert.remove()
+})
+
+interface Outcome {
+  body: string
+  rstCode: number
+  aborted: boolean
+}
+
+function collect(stream: ClientHttp2Stream): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let body = ''
+    let aborted = false
+    stream.setEncoding('utf8')
+    stream.on('data', (c: string) => (body += c))
+    stream.on('aborted', () => (aborted = true))
+    stream.on('error', () => (aborted = true))
+    stream.on('close', () => resolve({ body, rstCode: stream.rstCode ?? 0, aborted }))
+  })
+}
+
+const lines = (o: Outcome) => o.body.split('\n').filter(Boolean)
+
+test('a half-closed GET outlives the stream and session idle timeouts and keeps receiving', async () => {
+  const session = await connectH2(immortalUrl)
+  const out = await collect(session.request({ ':path': '/test/ticks?n=3' }))
+  assert.deepEqual(lines(out), ['start', 'tick 1', 'tick 2', 'tick 3'])
+  assert.equal(out.rstCode, http2.constants.NGHTTP2_NO_ERROR)
+  assert.equal(out.aborted, false)
+  session.close()
+})
+
+test('the same request on a listener without the option is cut at the idle timeout', async () => {
+  const session = await connectH2(plainUrl)
+  const out = await collect(session.request({ ':path': '/test/ticks?n=3' }))
+  assert.deepEqual(lines(out), ['start'])
+  assert.ok(out.aborted || out.rstCode !== 0, `cut (rstCode ${out.rstCode})`)
+  session.destroy()
+})
+
+test('a POST becomes immortal after its body', async () => {
+  const session = await connectH2(immortalUrl)
+  const stream = session.request({ ':method': 'POST', ':path': '/test/ticks?n=2' }, { endStream: false })
+  stream.end('{"hello":1}')
+  const out = await collect(stream)
+  assert.deepEqual(lines(out), ['start', 'tick 1', 'tick 2'])
+  session.close()
+})
+
+test('streamLongPollRxOnly: an empty DATA frame with END_STREAM makes an open stream immortal; one left open is cut', async () => {
+  const session = await connectH2(immortalUrl)
+  const open = session.request({ ':path': '/test/ticks?n=2' }, { endStream: false })
+  const rxonly = session.request({ ':path': '/test/ticks?n=2' }, { endStream: false })
+  await once(rxonly, 'response')
+  streamLongPollRxOnly(rxonly)
+  assert.equal(rxonly.writableEnded, true)
+  const [cut, kept] = await Promise.all([collect(open), collect(rxonly)])
+  assert.deepEqual(lines(kept), ['start', 'tick 1', 'tick 2'])
+  assert.deepEqual(lines(cut), ['start'], 'a stream the client never half-closed keeps its idle timeout')
+  assert.equal(cut.rstCode, http2.constants.NGHTTP2_CANCEL)
+  session.destroy()
+})
+
+test('TLS with ALPN h2: curl --http2 and Node\'s client stay connected past the timeouts', async () => {
+  const r = await curl(['-k', '--http2', '-w', '%{http_version}', `${tlsUrl}/test/ticks?n=2`])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, 'start\ntick 1\ntick 2\n2')
+  const session = await connectH2(tlsUrl)
+  assert.equal((session.socket as any).alpnProtocol, 'h2')
+  const out = await collect(session.request({ ':path': '/test/ticks?n=2' }))
+  assert.deepEqual(lines(out), ['start', 'tick 1', 'tick 2'])
+  session.close()
+})
+
+test('curl --http2-prior-knowledge: kept on the option listener, cut on the plain one', async () => {
+  const kept = await curl(['--http2-prior-knowledge', '-w', '%{http_version}', `${immortalUrl}/test/ticks?n=2`])
+  assert.equal(kept.code, 0, kept.stderr)
+  assert.equal(kept.stdout, 'start\ntick 1\ntick 2\n2')
+  const cut = await curl(['--http2-prior-knowledge', `${plainUrl}/test/ticks?n=2`])
+  assert.notEqual(cut.code, 0)
+  assert.equal(cut.stdout, 'start\n')
+})
+
+test('a peer that stops answering PINGs is dropped, freeing its streams', async () => {
+  const port = Number(new URL(immortalUrl).port)
+  const proxy = new FreezableProxy({ host: '127.0.0.1', port })
+  await proxy.listen()
+  const session = http2.connect(`http://127.0.0.1:${proxy.port}`)
+  session.on('error', () => {})
+  const stream = session.request({ ':path': '/test/ticks?n=1&gap=60000&id=frozen' })
+  stream.on('error', () => {})
+  await once(stream, 'response')
+  // Alive and answering PINGs: still there after several idle timeouts.
+  await new Promise((r) => setTimeout(r, 1000))
+  assert.ok(!serverClosed.includes('frozen'))
+  const listener = h.herald.listeners[0]
+  assert.ok([...listener.sessions].some((s) => s.held > 0))
+  proxy.freeze()
+  const deadline = Date.now() + 5000
+  while (!serverClosed.includes('frozen') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  assert.ok(serverClosed.includes('frozen'), 'the server closed the stream of the silent peer')
+  assert.equal([...listener.sessions].filter((s) => s.held > 0).length, 0)
+  session.destroy()
+  proxy.close()
+})
+
+test('after the last immortal stream closes, the session idle timeout applies again', async () => {
+  const session: ClientHttp2Session = await connectH2(immortalUrl)
+  const closed = once(session, 'close')
+  const out = await collect(session.request({ ':path': '/test/ticks?n=1' }))
+  assert.deepEqual(lines(out), ['start', 'tick 1'])
+  assert.equal(session.closed || session.destroyed, false, 'the session lived while its stream did')
+  const endedAt = Date.now()
+  await Promise.race([closed, new Promise((_, rej) => setTimeout(() => rej(new Error('session not closed by the idle timeout')), 5000))])
+  assert.ok(Date.now() - endedAt >= IDLE * 1000 * 0.5, 'closed by the idle timeout, not at once')
+})
