@@ -34,6 +34,8 @@ export const Disconnects = Object.freeze({
   /** Long polling: the session was not polled within the keepalive timeout. */
   sessionExpired: d('session_expired', false, 1000, 401),
   remote: d('remote', false, 1000),
+  /** The stream the wire was opened for has ended (a job's final event): nothing more will come. */
+  complete: d('complete', false, 1000),
   internal: d('internal_error', true, 1011),
 })
 

@@ -16,6 +16,7 @@ import { addBroadcastRoute } from './server/broadcast-api.js'
 import { Listener, listenerSpecs } from './server/listeners.js'
 import { defaultMaxSessions, openFileLimit } from './server/limits.js'
 import { Router } from './server/router.js'
+import { addHttpTransports, type HttpTransports } from './transport/http-transports.js'
 import { OriginPolicy } from './transport/origin.js'
 import { WebSocketTransport } from './transport/websocket.js'
 
@@ -43,6 +44,8 @@ export class Herald {
   readonly jobs: JobManager
   readonly router = new Router()
   readonly ws: WebSocketTransport
+  /** SSE, NDJSON, session long polling and the per-job poll. */
+  readonly http: HttpTransports
   /** Every listener: the main one (top-level host/port/TLS) first, then `listeners` ("virtual hosts"). */
   readonly listeners: Listener[]
   /** The main listener's bound server (a TLS server, or the cleartext h1/h2c sniffer). */
@@ -66,6 +69,7 @@ export class Herald {
         maxSessions: config.maxSessions || defaultMaxSessions(),
         publicStreams: config.publicStreams,
         streamsSecret: this.streamsSecret,
+        jwtSecret: config.jwtSecret,
       },
       { createBroker: (listener) => brokerFactory(listener, config), metrics: this.metrics, log: this.log },
     )
@@ -81,6 +85,9 @@ export class Herald {
       origins: new OriginPolicy(config.allowedOrigins),
     })
     this.addRoutes()
+    this.http = addHttpTransports(this.router, {
+      hub: this.hub, jobs: this.jobs, config, origins: new OriginPolicy(config.allowedOrigins), streamsSecret: this.streamsSecret,
+    })
     const deps = { hub: this.hub, router: this.router, ws: this.ws }
     this.listeners = listenerSpecs(config).map((spec) => new Listener(spec, deps, this.log))
     this.server = this.listeners[0].server
@@ -133,6 +140,7 @@ export class Herald {
     await Promise.all(this.listeners.map((l) => l.close(graceMs)))
     clearTimeout(timer)
     this.ws.close()
+    this.http.close()
     await this.hub.broker.close()
   }
 

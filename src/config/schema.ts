@@ -72,6 +72,19 @@ export const configSchema = z.strictObject({
   outboxBytes: bytes(1024 * 1024, 'per-client budget of queued outgoing bytes (over it: disconnect too_slow)'),
   maxBodyBytes: bytes(65536, 'largest HTTP request body for the jobs and publish APIs (over it: 413)'),
 
+  jwtSecret: z.string().default('')
+    .describe('HMAC secret for connection tokens (?jid= or X-JID, HS256); empty = no connection auth'),
+
+  sse: z.boolean().default(true).describe('serve Server-Sent Events at /events and /jobs/:id/events'),
+  poll: z.boolean().default(true).describe('serve session long polling at --poll-path'),
+  pollPath: z.string().regex(/^\//, 'must start with /').default('/lp').describe('session long-polling endpoint path'),
+  pollInterval: seconds(15, 'longest a long poll is held open waiting for messages'),
+  pollFlushInterval: seconds(0.5, 'how long a held long poll keeps collecting messages after the first arrives'),
+  pollMaxRequestSize: bytes(65536, 'largest long-poll request body (over it: 413, the session keeps working)'),
+  pollKeepaliveTimeout: seconds(5, 'close a long-poll session not polled for this long; its next poll gets 401'),
+  jobPollTimeout: seconds(30, 'default hold of GET /jobs/:id/poll before it answers 204'),
+  jobPollMaxTimeout: seconds(120, 'largest ?timeout= a per-job poll may ask for'),
+
   jobsTtl: seconds(3600, 'how long a finished job stays readable via GET /jobs/:id'),
   demo: z.boolean().default(true).describe('serve the demo page at GET /'),
 

@@ -102,6 +102,7 @@ export class Connection implements SessionSink, OutboxOwner {
     sub.lastEpoch = m.epoch
     sub.lastOffset = m.offset
     this.outbox.push(prepared.bytes(this.framing))
+    if (this.session.finalMessage !== undefined && this.hub.isFinal(m)) this.session.finalMessage(sub.identifier, m)
   }
 
   // ---- SessionSink -------------------------------------------------------------------------
@@ -120,7 +121,8 @@ export class Connection implements SessionSink, OutboxOwner {
     }
     switch (command.command) {
       case 'subscribe':
-        return this.subscribe(command.identifier, command.history)
+        this.subscribe(command.identifier, command.history)
+        return
       case 'unsubscribe':
         return this.unsubscribe(command.identifier)
       case 'history':
@@ -153,17 +155,18 @@ export class Connection implements SessionSink, OutboxOwner {
 
   // ---- commands ------------------------------------------------------------------------------
 
-  subscribe(identifier: string, history?: HistoryRequest): void {
+  /** Returns false when the subscription was rejected (HTTP transports answer 400 before their 200). */
+  subscribe(identifier: string, history?: HistoryRequest): boolean {
     if (this.channels.has(identifier)) {
       this.hub.log.debug({ sid: this.sid, identifier }, 'duplicate subscribe ignored')
-      return
+      return true
     }
     const verdict = this.hub.authorizer.authorize(identifier)
     if (!verdict.ok) {
       this.hub.log.info({ sid: this.sid, identifier, why: verdict.why }, 'subscription rejected')
       this.hub.metrics.errors.inc({ code: 'HERALD_ERR_SUBSCRIPTION_REJECTED' })
       this.send(replies.reject(identifier))
-      return
+      return false
     }
     const sub = new Subscription(this, identifier, verdict.stream)
     this.channels.set(identifier, [sub])
@@ -174,6 +177,7 @@ export class Connection implements SessionSink, OutboxOwner {
     if (wantsHistory) sub.held = []
     this.hub.subscribe(sub)
     if (wantsHistory) void this.history(identifier, history, true)
+    return true
   }
 
   unsubscribe(identifier: string): void {
@@ -228,6 +232,7 @@ export class Connection implements SessionSink, OutboxOwner {
         if (!sub.isNew(m.epoch, m.offset)) continue
         sub.advance(m.epoch, m.offset)
         this.outbox.push(new PreparedBroadcast(identifier, m).bytes(this.framing))
+        if (this.session.finalMessage !== undefined && this.hub.isFinal(m)) this.session.finalMessage(identifier, m)
       }
     }
     this.send(replies.confirmHistory(identifier))
@@ -286,7 +291,7 @@ export class Connection implements SessionSink, OutboxOwner {
     }
     for (const subs of this.channels.values()) for (const sub of subs) this.hub.unsubscribe(sub)
     this.channels.clear()
-    if (this.session.info.extended && reason.reconnect) this.hub.sessions.save(this.sid, state)
+    if (this.session.info.extended && this.session.info.restorable !== false && reason.reconnect) this.hub.sessions.save(this.sid, state)
     this.hub.remove(this, reason)
   }
 }

@@ -1,4 +1,5 @@
 import type { Broker, BrokerListener } from '../broker/broker.js'
+import { verifyJwt } from '../auth/jwt.js'
 import { StreamAuthorizer } from '../auth/stream-authorizer.js'
 import { Connection } from '../connection/connection.js'
 import type { Subscription } from '../connection/subscription.js'
@@ -24,12 +25,16 @@ export interface HubOptions {
   maxSessions: number
   publicStreams: boolean
   streamsSecret: string
+  /** HS256/384/512 secret for connection tokens (`?jid=` / `X-JID`); empty = every session is accepted. */
+  jwtSecret?: string
 }
 
 /** Lets other parts (jobs) add to what a new subscriber of a stream sees first. */
 export interface StreamHooks {
   /** JSON text sent to a new subscriber right after `confirm_subscription`, or undefined. */
   snapshot(stream: string): string | undefined
+  /** True for a message after which the stream carries nothing more (a job's final event). */
+  isFinal?(message: StreamMessage): boolean
 }
 
 export interface HubDeps {
@@ -90,6 +95,25 @@ export class Hub {
     return undefined
   }
 
+  /** Does any hook say this message ends its stream? */
+  isFinal(message: StreamMessage): boolean {
+    for (const hook of this.hooks) if (hook.isFinal?.(message)) return true
+    return false
+  }
+
+  /**
+   * Connection-level authentication, the same for every transport: with `jwtSecret` set, a valid
+   * token in the `X-JID` header or the `jid` query parameter. Returns why it failed, or undefined.
+   */
+  authenticate(request: SessionRequest): string | undefined {
+    const secret = this.options.jwtSecret
+    if (!secret) return undefined
+    const header = request.headers['x-jid']
+    const token = (Array.isArray(header) ? header[0] : header) || request.url.searchParams.get('jid')
+    if (!token) return 'no token (X-JID header or jid parameter)'
+    return verifyJwt(token, secret).ok ? undefined : 'invalid or expired token'
+  }
+
   /** Room for one more session under `maxSessions`? */
   canAccept(): boolean {
     return this.connections.size < this.options.maxSessions
@@ -102,6 +126,13 @@ export class Hub {
     this.metrics.connections.inc({ transport: session.info.transport })
     this.metrics.connectionsTotal.inc({ transport: session.info.transport })
     this.log.debug({ sid: conn.sid, transport: session.info.transport, remote: request.remoteAddress }, 'session open')
+    const denied = this.authenticate(request)
+    if (denied !== undefined) {
+      // HTTP transports check first and answer 401; a WebSocket hears it as a disconnect.
+      this.rejectInput('HERALD_ERR_UNAUTHORIZED', denied, { sid: conn.sid, transport: session.info.transport })
+      conn.disconnect(Disconnects.unauthorized)
+      return conn
+    }
     conn.open(restoreSid)
     return conn
   }

@@ -4,6 +4,7 @@ import { HeraldError } from '../errors.js'
 import type { StreamHooks } from '../hub/hub.js'
 import type { HeraldLogger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
+import type { StreamMessage } from '../protocol/messages.js'
 import { FINAL_STATES, jobStream, type JobContext, type JobSnapshot, type JobState, type JobTypeDefinition } from './job.js'
 
 interface JobRecord {
@@ -27,6 +28,8 @@ export interface JobReport {
   result?: unknown
   error?: string
 }
+
+const FINAL_EVENT = /^\{"type":"(?:succeeded|failed|cancelled)"/
 
 const clamp01 = (n: number) => (Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 0)
 
@@ -120,6 +123,14 @@ export class JobManager implements StreamHooks {
     if (!stream.startsWith('job:')) return undefined
     const record = this.jobs.get(stream.slice(4))
     return record ? JSON.stringify({ type: 'snapshot', job: record.snapshot }) : undefined
+  }
+
+  /**
+   * StreamHooks: a job's stream ends with its `succeeded`, `failed` or `cancelled` event. Event
+   * text is canonical JSON with `type` first (see emit), so a prefix test suffices.
+   */
+  isFinal(message: StreamMessage): boolean {
+    return message.stream.startsWith('job:') && FINAL_EVENT.test(message.data)
   }
 
   /** Cancels every unfinished job (shutdown). */

@@ -25,6 +25,11 @@ export interface SessionInfo {
   readonly framing: Framing
   /** The extended protocol (history, positions, restore)? */
   readonly extended: boolean
+  /**
+   * Can a client come back to this session by its sid? False for wires that have no way to send
+   * one (SSE, NDJSON, per-job polls), so their ends leave nothing in the session cache. Default true.
+   */
+  readonly restorable?: boolean
 }
 
 /**
@@ -41,6 +46,11 @@ export interface Session {
   close(reason: Disconnect): void
   /** Sends the wire's own liveness probe (a WebSocket ping frame), whose answer calls `heard()`. */
   probe?(): void
+  /**
+   * Called after the connection queued a message that ends its stream (a job's `succeeded`,
+   * `failed` or `cancelled`; see StreamHooks.isFinal), for wires that end with the stream.
+   */
+  finalMessage?(identifier: string, message: StreamMessage): void
 }
 
 export interface SessionSink {

@@ -1,0 +1,47 @@
+import { HeraldError } from '../errors.js'
+import type { HttpResponse } from '../server/respond.js'
+import type { HttpRequest } from './http-body.js'
+import type { OriginPolicy } from './origin.js'
+
+/** Request headers the HTTP transports read, allowed in preflights. */
+const ALLOW_HEADERS = 'content-type, last-event-id, x-anycable-poll-id, x-anycable-restore-sid, x-jid'
+/** Response headers scripts may read: the long-poll session id (the LP client reads it). */
+const EXPOSE_HEADERS = 'x-anycable-poll-id'
+
+/**
+ * CORS for the HTTP transports, per `--allowed-origins`. A request from an origin that is not
+ * allowed is refused (403) rather than served without headers: the browser would hide the answer
+ * from the page anyway, and the session it opened would be wasted.
+ */
+export class Cors {
+  constructor(private readonly origins: OriginPolicy) {}
+
+  /** Response headers for `req`; throws HERALD_ERR_FORBIDDEN_ORIGIN for a refused origin. */
+  headers(req: HttpRequest): Record<string, string> {
+    const origin = req.headers.origin
+    if (!this.origins.allows(origin)) throw new HeraldError('HERALD_ERR_FORBIDDEN_ORIGIN', String(origin))
+    const allow = this.origins.corsValue(origin)
+    if (allow === undefined) return {}
+    const out: Record<string, string> = {
+      'access-control-allow-origin': allow,
+      'access-control-expose-headers': EXPOSE_HEADERS,
+    }
+    if (allow !== '*') {
+      // Echoed origins may carry cookies (AnyCable authenticates polls like upgrades, cookies included).
+      out['access-control-allow-credentials'] = 'true'
+      out.vary = 'Origin'
+    }
+    return out
+  }
+
+  /** Answers an OPTIONS preflight: 204 with the allowed methods and headers. */
+  preflight(req: HttpRequest, res: HttpResponse, methods: string): void {
+    res.writeHead(204, {
+      ...this.headers(req),
+      'access-control-allow-methods': methods,
+      'access-control-allow-headers': ALLOW_HEADERS,
+      'access-control-max-age': '600',
+    })
+    res.end()
+  }
+}

@@ -1,0 +1,98 @@
+import type { ServerResponse } from 'node:http'
+import { Disconnects, type Disconnect } from '../disconnect.js'
+import type { Connection } from '../connection/connection.js'
+import { markLongLived } from '../server/long-lived.js'
+import type { HttpResponse } from '../server/respond.js'
+import type { HttpRequest } from './http-body.js'
+import type { Session, SessionInfo, SessionRequest } from './session.js'
+
+/** What a transport learned from an HTTP request, in the form the core takes. */
+export function sessionRequest(req: HttpRequest, url: URL): SessionRequest {
+  return { url, headers: req.headers, remoteAddress: req.socket?.remoteAddress }
+}
+
+/**
+ * A response that stays open longer than any request. HTTP/1.1: lift the socket inactivity
+ * timeout (node-platform-notes §3: a non-zero `server.timeout` would cut a silent response;
+ * requestTimeout only covers receiving the request, so it never cuts a held answer). HTTP/2: the
+ * compat socket's setTimeout is the whole session's, so the listener's own rule applies instead
+ * (immortal once half-closed, server/long-lived.ts).
+ */
+export function holdOpen(req: HttpRequest): void {
+  if (req.httpVersionMajor === 1) req.socket?.setTimeout(0)
+  else markLongLived(req)
+}
+
+/**
+ * Session facts for an HTTP transport: the extended protocol always (history, positions). Only a
+ * wire that can present a sid again (long polling's `?sid=`) is `restorable`; the others would
+ * fill the session cache for nothing.
+ */
+export function infoFor(transport: SessionInfo['transport'], req: HttpRequest, framing: SessionInfo['framing'], bidirectional = false): SessionInfo {
+  return Object.freeze({
+    transport,
+    httpVersion: req.httpVersionMajor === 2 ? '2' : '1.1',
+    bidirectional,
+    framing,
+    extended: true,
+    restorable: bidirectional,
+  })
+}
+
+const kConn = Symbol('herald.connection')
+type Tagged = HttpResponse & { [kConn]?: Connection }
+
+function onDrain(this: Tagged): void {
+  this[kConn]?.drained()
+}
+
+function onClose(this: Tagged): void {
+  // A peer that went away mid-stream; after our own end() this is a no-op (the connection is done).
+  this[kConn]?.closed()
+}
+
+/**
+ * One long response as a Session (SSE, NDJSON): frames are written to the response as they come,
+ * `write` reports the response's backpressure and 'drain' resumes the outbox. Ending the session
+ * ends the response. When the stream's final message is queued (a job's last event) the session
+ * ends itself with `complete`, after that message.
+ */
+export class StreamSession implements Session {
+  private conn: Connection | undefined
+
+  constructor(
+    readonly info: SessionInfo,
+    private readonly res: HttpResponse,
+    private readonly endsWithStream: boolean,
+  ) {
+    if (endsWithStream) this.finalMessage = () => queueMicrotask(() => this.conn?.disconnect(Disconnects.complete))
+  }
+
+  finalMessage?: () => void
+
+  /** Ties the response's events to the connection once the hub has made it. */
+  bind(conn: Connection): void {
+    this.conn = conn
+    const res = this.res as Tagged
+    res[kConn] = conn
+    res.on('drain', onDrain)
+    res.on('close', onClose)
+  }
+
+  write(frames: Buffer[]): boolean {
+    const res = this.res
+    if (res.writableEnded || res.destroyed) return true
+    // Both response types take a Buffer; TypeScript cannot call the union of their overloads.
+    return (res as ServerResponse).write(frames.length === 1 ? frames[0] : Buffer.concat(frames))
+  }
+
+  get bufferedBytes(): number {
+    return this.res.writableLength
+  }
+
+  close(reason: Disconnect): void {
+    const res = this.res as Tagged
+    if (reason === Disconnects.slow) res.destroy()
+    else if (!res.writableEnded) res.end()
+  }
+}

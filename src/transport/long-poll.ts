@@ -1,0 +1,306 @@
+import { randomBytes } from 'node:crypto'
+import type { Connection } from '../connection/connection.js'
+import { Disconnects, disconnectMessage, type Disconnect } from '../disconnect.js'
+import { HeraldError } from '../errors.js'
+import type { Hub } from '../hub/hub.js'
+import { sendError, type HttpResponse } from '../server/respond.js'
+import type { Router } from '../server/router.js'
+import type { Cors } from './cors.js'
+import type { Deadline, Deadlines } from './deadlines.js'
+import { jsonlFraming, splitLines } from './framing/ndjson.js'
+import { readBody, type HttpRequest } from './http-body.js'
+import { holdOpen, infoFor, sessionRequest } from './http-session.js'
+import type { Session, SessionInfo } from './session.js'
+
+export interface LongPollOptions {
+  path: string
+  /** Seconds a poll is held when there is nothing to send. */
+  pollInterval: number
+  /** Seconds a held poll keeps collecting after its first message. */
+  pollFlushInterval: number
+  pollMaxRequestSize: number
+  /** Seconds a session may go unpolled before it is closed. */
+  pollKeepaliveTimeout: number
+}
+
+/** AnyCable's header (docs/long_polling.md); Node lower-cases incoming names. */
+const POLL_ID = 'x-anycable-poll-id'
+const CONTENT_TYPE = 'application/x-ndjson; charset=utf-8'
+const EMPTY = Buffer.alloc(0)
+
+/** A poll request being held open, with what it has collected so far. */
+interface HeldPoll {
+  res: HttpResponse
+  frames: Buffer[]
+  /** Seconds to keep collecting once something arrived (0 = answer on the next turn). */
+  flushDelay: number
+  hold: Deadline | undefined
+  flush: Deadline | undefined
+  onClose: () => void
+}
+
+/**
+ * One long-poll session. Between polls, `write` returns false: the Outbox keeps queuing and counts
+ * it against the same `outboxBytes` budget as any transport, and frames already handed over wait
+ * here (counted in `bufferedBytes`). A poll takes them, then `drained()` lets the Outbox flush into it.
+ */
+class LongPollSession implements Session {
+  conn!: Connection
+  held: HeldPoll | undefined
+  private pending: Buffer[] = []
+  private pendingBytes = 0
+  private keepalive: Deadline | undefined
+  closed = false
+
+  constructor(
+    readonly info: SessionInfo,
+    readonly id: string,
+    private readonly transport: LongPollTransport,
+  ) {}
+
+  get bufferedBytes(): number {
+    let n = this.pendingBytes
+    if (this.held) for (const f of this.held.frames) n += f.length
+    return n
+  }
+
+  write(frames: Buffer[]): boolean {
+    if (this.closed) return true
+    const held = this.held
+    if (!held) {
+      for (const f of frames) if (f.length > 0) { this.pending.push(f); this.pendingBytes += f.length }
+      return false
+    }
+    let got = false
+    for (const f of frames) if (f.length > 0) { held.frames.push(f); got = true }
+    if (got) this.scheduleFlush(held)
+    return true
+  }
+
+  close(reason: Disconnect): void {
+    if (this.closed) return
+    // Too slow: the Outbox sent nothing final and what waits here is dropped; say why, though.
+    if (reason === Disconnects.slow) {
+      this.pending = []
+      this.pendingBytes = 0
+      if (this.held) this.held.frames = []
+      ;(this.held ? this.held.frames : this.pending).push(Buffer.from(disconnectMessage(reason) + '\n'))
+    }
+    this.closed = true
+    this.transport.forget(this)
+    if (this.held) this.answer(reason.httpStatus)
+    this.pending = []
+    this.pendingBytes = 0
+    this.transport.deadlines.cancel(this.keepalive)
+    this.keepalive = undefined
+  }
+
+  /** Holds `res` as the session's poll; a poll already held is answered empty and hands over what it collected. */
+  attach(res: HttpResponse, immediate: boolean): void {
+    const deadlines = this.transport.deadlines
+    const opts = this.transport.options
+    deadlines.cancel(this.keepalive)
+    this.keepalive = undefined
+    let frames = this.pending
+    this.pending = []
+    this.pendingBytes = 0
+    const previous = this.held
+    if (previous) {
+      // At most one poll per session: the older one answers empty now, so nothing goes out twice
+      // or into a response the client has already given up on (the LP client aborts it to send).
+      frames = previous.frames.concat(frames)
+      previous.frames = []
+      this.answer(200)
+    }
+    const held: HeldPoll = {
+      res, frames, flushDelay: immediate ? 0 : opts.pollFlushInterval, hold: undefined, flush: undefined,
+      onClose: () => this.abandoned(held),
+    }
+    held.hold = deadlines.add(opts.pollInterval * 1000, () => this.held === held && this.answer(200))
+    res.on('close', held.onClose)
+    this.held = held
+    if (frames.length > 0) this.scheduleFlush(held, 0)
+    this.conn.heard()
+    this.conn.drained()
+  }
+
+  /** The held poll's client went away before its answer: what it collected waits for the next poll. */
+  private abandoned(held: HeldPoll): void {
+    if (this.held !== held) return
+    this.held = undefined
+    this.release(held)
+    for (const f of held.frames) this.pendingBytes += f.length
+    this.pending = held.frames.concat(this.pending)
+    if (!this.closed) this.armKeepalive()
+  }
+
+  /** Answers the held poll with everything it collected. */
+  answer(status: number): void {
+    const held = this.held
+    if (!held) return
+    this.held = undefined
+    this.release(held)
+    const body = held.frames.length === 0 ? EMPTY : Buffer.concat(held.frames)
+    held.frames = []
+    this.transport.respond(held.res, status, body, this.id)
+    if (!this.closed) this.armKeepalive()
+  }
+
+  armKeepalive(): void {
+    if (this.held || this.keepalive) return
+    this.keepalive = this.transport.deadlines.add(this.transport.options.pollKeepaliveTimeout * 1000, () => {
+      this.keepalive = undefined
+      this.transport.hub.log.info({ sid: this.conn.sid }, 'long-poll session not polled in time')
+      this.conn.disconnect(Disconnects.sessionExpired)
+    })
+  }
+
+  /** Stops the keepalive clock while a request of this session is being read. */
+  touch(): void {
+    this.transport.deadlines.cancel(this.keepalive)
+    this.keepalive = undefined
+  }
+
+  private scheduleFlush(held: HeldPoll, delay = held.flushDelay): void {
+    if (held.flush) return
+    held.flush = this.transport.deadlines.add(delay * 1000, () => this.held === held && this.answer(200))
+  }
+
+  private release(held: HeldPoll): void {
+    const deadlines = this.transport.deadlines
+    deadlines.cancel(held.hold)
+    deadlines.cancel(held.flush)
+    held.hold = held.flush = undefined
+    held.res.off('close', held.onClose)
+  }
+}
+
+/**
+ * Session long polling at `--poll-path` (seeds/anycable-long-polling.md): the first POST opens a
+ * session like a WebSocket upgrade and gets `X-Anycable-Poll-ID`; later POSTs carry it, may carry
+ * JSON Lines commands, and are held until messages arrive (then batched for the flush interval)
+ * or the poll interval ends. Sessions not polled within the keepalive timeout are closed; their
+ * next poll gets 401 with a `session_expired` line.
+ */
+export class LongPollTransport {
+  private readonly sessions = new Map<string, LongPollSession>()
+
+  constructor(
+    readonly hub: Hub,
+    readonly deadlines: Deadlines,
+    private readonly cors: Cors,
+    readonly options: LongPollOptions,
+  ) {}
+
+  /** Open sessions (for tests and metrics). */
+  get size(): number {
+    return this.sessions.size
+  }
+
+  /** Polls being held right now. */
+  get heldCount(): number {
+    let n = 0
+    for (const s of this.sessions.values()) if (s.held) n++
+    return n
+  }
+
+  register(router: Router): void {
+    router.add('OPTIONS', this.options.path, (req, res) => this.cors.preflight(req, res, 'POST, OPTIONS'))
+    router.add('POST', this.options.path, (req, res, _params, url) => this.handle(req, res, url))
+  }
+
+  forget(session: LongPollSession): void {
+    if (this.sessions.get(session.id) === session) {
+      this.sessions.delete(session.id)
+      this.hub.metrics.longPollClients.dec()
+    }
+  }
+
+  respond(res: HttpResponse, status: number, body: Buffer, pollId: string | undefined): void {
+    if (res.writableEnded) return
+    const headers: Record<string, string> = { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store', 'content-length': String(body.length) }
+    if (pollId) headers[POLL_ID] = pollId
+    res.writeHead(status, headers)
+    res.end(body)
+  }
+
+  private async handle(req: HttpRequest, res: HttpResponse, url: URL): Promise<void> {
+    for (const [k, v] of Object.entries(this.cors.headers(req))) res.setHeader(k, v)
+    const raw = req.headers[POLL_ID]
+    const pollId = Array.isArray(raw) ? raw[0] : raw
+    if (pollId) return this.poll(pollId, req, res)
+    return this.connect(req, res, url)
+  }
+
+  /** The first request: authenticate, open a session, run its commands, hold it as the first poll. */
+  private async connect(req: HttpRequest, res: HttpResponse, url: URL): Promise<void> {
+    const request = sessionRequest(req, url)
+    const denied = this.hub.authenticate(request)
+    if (denied !== undefined) {
+      req.resume()
+      this.hub.rejectInput('HERALD_ERR_UNAUTHORIZED', denied, { transport: 'long-poll' })
+      this.respond(res, 401, Buffer.from(disconnectMessage(Disconnects.unauthorized) + '\n'), undefined)
+      return
+    }
+    if (!this.hub.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
+    const lines = splitLines((await readBody(req, this.options.pollMaxRequestSize)).toString('utf8'))
+    // At least 128 random bits: the id is the session's only credential from here on.
+    const id = randomBytes(18).toString('base64url')
+    const session = new LongPollSession(infoFor('long-poll', req, jsonlFraming, true), id, this)
+    this.sessions.set(id, session)
+    this.hub.metrics.longPollClients.inc()
+    const restoreSid = headerValue(req.headers['x-anycable-restore-sid']) ?? url.searchParams.get('sid') ?? undefined
+    session.conn = this.hub.accept(session, request, restoreSid)
+    holdOpen(req)
+    this.run(session, lines, res, true)
+  }
+
+  /** A later poll: commands first, then hold it until there is something to say. */
+  private async poll(pollId: string, req: HttpRequest, res: HttpResponse): Promise<void> {
+    const session = this.sessions.get(pollId)
+    if (!session) {
+      req.resume()
+      this.hub.metrics.longPollStale.inc()
+      this.hub.rejectInput('HERALD_ERR_SESSION_EXPIRED', 'poll for an unknown or closed session', { remote: req.socket?.remoteAddress })
+      this.respond(res, 401, Buffer.from(disconnectMessage(Disconnects.sessionExpired) + '\n'), undefined)
+      return
+    }
+    session.touch()
+    let lines: string[]
+    try {
+      lines = splitLines((await readBody(req, this.options.pollMaxRequestSize)).toString('utf8'))
+    } catch (err) {
+      // A bad request does not end the session: it keeps its queue and its keepalive clock restarts.
+      if (!session.closed) session.armKeepalive()
+      res.setHeader(POLL_ID, pollId)
+      if (HeraldError.is(err)) this.hub.rejectInput(err.code, err.message, { sid: session.conn.sid, transport: 'long-poll' })
+      sendError(res, err)
+      return
+    }
+    if (session.closed) {
+      this.hub.metrics.longPollStale.inc()
+      this.respond(res, 401, Buffer.from(disconnectMessage(Disconnects.sessionExpired) + '\n'), undefined)
+      return
+    }
+    holdOpen(req)
+    this.run(session, lines, res, lines.length > 0)
+  }
+
+  private run(session: LongPollSession, lines: string[], res: HttpResponse, immediate: boolean): void {
+    if (res.writableEnded || res.destroyed) {
+      // The client left while its body was read; commands still apply, the queue waits.
+      for (const line of lines) session.conn.receive(line)
+      if (!session.closed) session.armKeepalive()
+      return
+    }
+    session.attach(res, immediate)
+    for (const line of lines) {
+      if (session.closed) break
+      session.conn.receive(line)
+    }
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v || undefined
+}

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Deadlines } from '../../src/transport/deadlines.js'
+import { until } from '../support/util.js'
+
+test('Deadlines: fires in deadline order from one heap; cancel removes at once, from any position', async () => {
+  const d = new Deadlines()
+  const fired: number[] = []
+  const entries = [30, 10, 50, 20, 40].map((ms) => d.add(ms, () => fired.push(ms)))
+  assert.equal(d.size, 5)
+  d.cancel(entries[2]) // 50, from the middle of the heap
+  d.cancel(entries[2]) // twice is harmless
+  assert.equal(d.size, 4)
+  await until(() => d.size === 0, 'all fired')
+  assert.deepEqual(fired, [10, 20, 30, 40])
+  d.cancel(entries[0]) // fired already: ignored
+  assert.equal(d.size, 0)
+})
+
+test('Deadlines: many random adds and cancels keep the heap consistent', async () => {
+  const d = new Deadlines()
+  const fired: number[] = []
+  const live = new Set<number>()
+  const all = Array.from({ length: 200 }, (_, i) => {
+    live.add(i)
+    return d.add(Math.floor(Math.random() * 40), () => fired.push(i))
+  })
+  for (let i = 0; i < 200; i += 3) { d.cancel(all[i]); live.delete(i) }
+  assert.equal(d.size, live.size)
+  await until(() => d.size === 0, 'all fired')
+  assert.deepEqual(new Set(fired), live)
+  const at = fired.map((i) => all[i].at)
+  assert.deepEqual(at, [...at].sort((a, b) => a - b), 'in deadline order')
+  d.close()
+})

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { signJwt } from '../../src/auth/jwt.js'
+import { publicIdentifier } from '../../src/protocol/identifier.js'
+import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
+import { broadcast, metric, until } from '../support/util.js'
+import { holdings, NO_HOLDINGS, startJob, StreamReader } from './http-clients.js'
+
+let h: TestHerald
+before(async () => { h = await startHerald({ publicStreams: true, pingInterval: 0.2 }) })
+after(() => h.close())
+
+const finalTypes = new Set(['succeeded', 'failed', 'cancelled'])
+
+test('SSE: a demo job from snapshot to succeeded, then a disconnect event that stops reconnects, then the end', async () => {
+  const job = await startJob(h.url)
+  const r = await StreamReader.sse(`${h.url}/jobs/${job.id}/events`)
+  assert.equal(r.status, 200)
+  assert.match(String(r.headers['content-type']), /^text\/event-stream/)
+  assert.equal(r.headers['x-accel-buffering'], 'no')
+  assert.match(String(r.headers['cache-control']), /no-cache/)
+  await r.waitEnded()
+  const data = r.data
+  assert.equal(data[0].type, 'snapshot', 'the snapshot is the first event')
+  assert.equal(data.at(-1).type, 'succeeded')
+  assert.equal(data.at(-1).progress, 1)
+  assert.ok(data.slice(1).every((e) => e.job === job.id))
+  const withIds = r.events.filter((e) => e.event === 'message' && e.id)
+  for (const e of withIds) assert.match(e.id!, new RegExp(`^\\d+/[\\w-]+/job:${job.id}$`))
+  const last = r.events.at(-1)!
+  assert.equal(last.event, 'disconnect')
+  assert.deepEqual(JSON.parse(last.data), { type: 'disconnect', reason: 'complete', reconnect: false })
+  assert.equal(last.retry, 31_536_000_000)
+  await until(() => holdings(h).connections === 0, 'connection freed')
+  assert.deepEqual(holdings(h), NO_HOLDINGS)
+})
+
+test('SSE: a finished job answers with its snapshot and ends', async () => {
+  const job = await startJob(h.url, { steps: 1, delayMs: 0 })
+  await until(async () => (await (await fetch(`${h.url}/jobs/${job.id}`)).json()).state === 'succeeded', 'job done')
+  const r = await StreamReader.sse(`${h.url}/jobs/${job.id}/events`)
+  await r.waitEnded()
+  assert.deepEqual(r.data.map((e) => e.type), ['snapshot'])
+  assert.equal(r.data[0].job.state, 'succeeded')
+  assert.equal(r.events.at(-1)!.event, 'disconnect')
+})
+
+test('SSE: a job resumes after a dropped connection via Last-Event-ID, with no loss and no duplicates', async () => {
+  const job = await startJob(h.url, { steps: 8, delayMs: 60 })
+  const first = await StreamReader.sse(`${h.url}/jobs/${job.id}/events`)
+  await first.waitFor(() => first.events.filter((e) => e.id).length >= 2, 'two positioned events')
+  first.destroy()
+  const seen = first.events.filter((e) => e.id)
+  const lastId = seen.at(-1)!.id!
+  const second = await StreamReader.sse(`${h.url}/jobs/${job.id}/events`, { 'last-event-id': lastId })
+  assert.equal(second.status, 200)
+  await second.waitEnded()
+  const all = [...seen, ...second.events.filter((e) => e.id)]
+  const offsets = all.map((e) => Number(e.id!.split('/')[0]))
+  assert.deepEqual(offsets, [...new Set(offsets)], 'no duplicates')
+  for (let i = 1; i < offsets.length; i++) assert.equal(offsets[i], offsets[i - 1] + 1, `no gap after ${offsets[i - 1]}`)
+  assert.ok(finalTypes.has(JSON.parse(all.at(-1)!.data).type))
+})
+
+test('SSE GET /events?stream=: control events, bare messages with ids, resume exactly after Last-Event-ID', async () => {
+  const stream = 'sse/resume'
+  const r = await StreamReader.sse(`${h.url}/events?stream=${encodeURIComponent(stream)}`)
+  await r.waitFor(() => r.events.some((e) => e.event === 'confirm_subscription'), 'confirmation')
+  assert.equal(r.events[0].event, 'welcome')
+  await broadcast(h.url, [1, 2, 3].map((n) => ({ stream, data: JSON.stringify({ n }) })))
+  await r.waitFor(() => r.data.length === 3, 'three messages')
+  assert.deepEqual(r.data, [{ n: 1 }, { n: 2 }, { n: 3 }])
+  const ids = r.events.filter((e) => e.id).map((e) => e.id!)
+  assert.match(ids[2], /^3\/[\w-]+\/sse\/resume$/, 'id is offset/epoch/stream; the stream may hold /')
+  r.destroy()
+  await broadcast(h.url, [4, 5].map((n) => ({ stream, data: JSON.stringify({ n }) })))
+  const again = await StreamReader.sse(`${h.url}/events?stream=${encodeURIComponent(stream)}`, { 'last-event-id': ids[2] })
+  await again.waitFor(() => again.data.length === 2, 'the two missed messages')
+  await broadcast(h.url, { stream, data: JSON.stringify({ n: 6 }) })
+  await again.waitFor(() => again.data.length === 3, 'the live message')
+  assert.deepEqual(again.data, [{ n: 4 }, { n: 5 }, { n: 6 }])
+  await again.waitFor(() => again.events.some((e) => e.event === 'ping'), 'pings, as event: ping')
+  again.destroy()
+})
+
+test('SSE POST /events: JSON Lines subscribes; events carry whole reply objects', async () => {
+  const stream = 'sse/post'
+  const identifier = publicIdentifier(stream)
+  const body = JSON.stringify({ command: 'subscribe', identifier }) + '\n' + JSON.stringify({ command: 'subscribe', identifier: publicIdentifier('sse/post2') })
+  const r = await StreamReader.sse(`${h.url}/events`, { 'content-type': 'application/x-ndjson' }, { method: 'POST', body })
+  assert.equal(r.status, 200)
+  await r.waitFor(() => r.events.filter((e) => e.event === 'confirm_subscription').length === 2, 'two confirmations')
+  await broadcast(h.url, { stream, data: '"plain text"' })
+  await r.waitFor(() => r.data.length === 1, 'a message')
+  assert.deepEqual(r.data[0], { identifier, message: 'plain text', stream_id: stream, epoch: r.data[0].epoch, offset: 1 })
+  r.destroy()
+})
+
+test('SSE: a string message is written raw, lines split into data: lines', async () => {
+  const stream = 'sse/raw'
+  const r = await StreamReader.sse(`${h.url}/events?stream=${stream}`)
+  await r.waitFor(() => r.events.some((e) => e.event === 'confirm_subscription'), 'confirmation')
+  await broadcast(h.url, { stream, data: 'line one\nline two' })
+  await r.waitFor(() => r.events.some((e) => e.event === 'message'), 'a message')
+  assert.equal(r.events.find((e) => e.event === 'message')!.data, 'line one\nline two')
+  assert.match(r.body, /data: line one\ndata: line two\nid: 1\//)
+  r.destroy()
+})
+
+test('SSE statuses: 400 for a rejected subscription (nothing kept), a missing stream or a bad Last-Event-ID; 404 for an unknown job', async () => {
+  const before400 = await metric(h.url, 'herald_errors_total', { code: 'HERALD_ERR_SUBSCRIPTION_REJECTED' })
+  const rejected = await fetch(`${h.url}/events?signed_stream=${encodeURIComponent('bm9wZQ==--00')}`)
+  assert.equal(rejected.status, 400)
+  assert.equal((await rejected.json()).error.code, 'HERALD_ERR_SUBSCRIPTION_REJECTED')
+  assert.equal(await metric(h.url, 'herald_errors_total', { code: 'HERALD_ERR_SUBSCRIPTION_REJECTED' }), before400 + 1)
+  const missing = await fetch(`${h.url}/events`)
+  assert.equal(missing.status, 400)
+  assert.equal((await missing.json()).error.code, 'HERALD_ERR_BAD_REQUEST')
+  const badId = await fetch(`${h.url}/events?stream=x`, { headers: { 'last-event-id': 'nonsense' } })
+  assert.equal(badId.status, 400)
+  await badId.body?.cancel()
+  const badPost = await fetch(`${h.url}/events`, { method: 'POST', body: '{"command":"unsubscribe","identifier":"x"}' })
+  assert.equal(badPost.status, 400)
+  assert.equal((await badPost.json()).error.code, 'HERALD_ERR_BAD_COMMAND')
+  const unknown = await fetch(`${h.url}/jobs/nope/events`)
+  assert.equal(unknown.status, 404)
+  await unknown.body?.cancel()
+  await until(() => holdings(h).connections === 0, 'nothing kept')
+  assert.deepEqual(holdings(h), NO_HOLDINGS)
+  assert.equal(h.herald.hub.sessions.size, 0, 'SSE sessions leave nothing to restore')
+})
+
+test('SSE: clients that vanish mid-stream free everything they held', async () => {
+  const job = await startJob(h.url, { steps: 50, delayMs: 100 })
+  const readers = await Promise.all([
+    StreamReader.sse(`${h.url}/jobs/${job.id}/events`),
+    StreamReader.sse(`${h.url}/events?stream=a`),
+    StreamReader.sse(`${h.url}/events?stream=b`),
+  ])
+  await until(() => readers.every((r) => r.events.length > 0), 'all streams started')
+  assert.equal(holdings(h).connections, 3)
+  assert.equal(holdings(h).subscriptions, 3)
+  for (const r of readers) r.destroy()
+  await until(() => holdings(h).connections === 0, 'connections freed')
+  assert.deepEqual(holdings(h), NO_HOLDINGS)
+  await fetch(`${h.url}/jobs/${job.id}/cancel`, { method: 'POST' })
+})
+
+test('connection auth (--jwt-secret): 401 over SSE without a valid token, 200 with one, and WebSocket hears unauthorized', async () => {
+  const secret = 'test-secret'
+  const a = await startHerald({ publicStreams: true, jwtSecret: secret })
+  try {
+    const none = await fetch(`${a.url}/events?stream=x`)
+    assert.equal(none.status, 401)
+    assert.equal((await none.json()).error.code, 'HERALD_ERR_UNAUTHORIZED')
+    const forged = await fetch(`${a.url}/events?stream=x&jid=${signJwt({ ext: '{}' }, 'other')}`)
+    assert.equal(forged.status, 401)
+    await forged.body?.cancel()
+    const expired = await fetch(`${a.url}/events?stream=x`, { headers: { 'x-jid': signJwt({ exp: 1 }, secret) } })
+    assert.equal(expired.status, 401)
+    await expired.body?.cancel()
+    const ok = await StreamReader.sse(`${a.url}/events?stream=x&jid=${signJwt({ ext: '{"user":1}' }, secret)}`)
+    assert.equal(ok.status, 200)
+    ok.destroy()
+    const ws = await WireClient.connect(a.wsUrl)
+    const msg = await ws.waitForType('disconnect')
+    assert.deepEqual(msg, { type: 'disconnect', reason: 'unauthorized', reconnect: false })
+    await ws.closed()
+    assert.ok(!ws.messages.some((m) => m.type === 'welcome'))
+    const wsOk = await WireClient.connect(`${a.wsUrl}?jid=${signJwt({}, secret)}`)
+    await wsOk.waitForType('welcome')
+    wsOk.close()
+    assert.ok(await metric(a.url, 'herald_errors_total', { code: 'HERALD_ERR_UNAUTHORIZED' }) >= 4)
+  } finally {
+    await a.close()
+  }
+})
