@@ -157,7 +157,8 @@ export class Herald {
       res.end(body)
     })
     if (c.demo) {
-      const page = readFileSync(DEMO_PAGE)
+      const escape = (v: string) => v.replace(/[&"<>]/g, (ch) => `&#${ch.charCodeAt(0)};`)
+      const page = readFileSync(DEMO_PAGE, 'utf8').replace('<head>', `<head>\n<meta name="cable-url" content="${escape(c.path)}">`)
       r.add('GET', '/', (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' })
         res.end(page)

@@ -60,3 +60,19 @@ test('the demo page starts jobs and shows their progress live over WebSocket', a
   assert.deepEqual(problems, [])
   await page.close()
 })
+
+test('the demo page follows --path for its WebSocket', async () => {
+  const other = await startHerald({ path: '/live/ws' })
+  try {
+    const page = await browser.newPage()
+    await page.goto(`${other.url}/`)
+    await page.locator('#status', { hasText: 'connected' }).waitFor({ timeout: 15_000 })
+    await page.fill('#steps', '2')
+    await page.fill('#delay', '1')
+    await page.click('#start-button')
+    await page.locator('.job[data-state="succeeded"] .bar[aria-valuenow="100"]').waitFor({ timeout: 15_000 })
+    await page.close()
+  } finally {
+    await other.close()
+  }
+})
