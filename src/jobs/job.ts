@@ -37,7 +37,7 @@ export interface JobTypeDefinition<I = any, R = unknown> {
    * POST /jobs/:id/progress (a worker elsewhere).
    */
   handler?: JobHandler<I, R>
-  /** Validates and normalises the input; throw (or return an error string) to answer 400. */
+  /** Validates and normalises the input; throw to answer 400 (a ZodError's issues are named by path). Its return value is the input. */
   parseInput?: (input: unknown) => I
   description?: string
 }

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { PreparedBroadcast } from '../../src/hub/prepared-broadcast.js'
+import { SessionCache } from '../../src/hub/session-cache.js'
+import type { StreamMessage } from '../../src/protocol/messages.js'
+import type { Framing } from '../../src/transport/session.js'
+
+const state = { channels: [{ identifier: 'i', streams: ['s'] }] }
+
+test('a saved session is restorable once within its TTL', () => {
+  const cache = new SessionCache(1000)
+  cache.save('a', state, 0)
+  assert.equal(cache.size, 1)
+  assert.deepEqual(cache.take('a', 999), state)
+  assert.equal(cache.take('a', 999), undefined, 'only once')
+  assert.equal(cache.size, 0)
+})
+
+test('an expired session is not restored, and the sweep forgets it', () => {
+  const cache = new SessionCache(1000)
+  cache.save('a', state, 0)
+  cache.save('b', state, 500)
+  assert.equal(cache.take('a', 1000), undefined)
+  cache.sweep(1499)
+  assert.equal(cache.size, 1)
+  cache.sweep(1500)
+  assert.equal(cache.size, 0)
+  assert.equal(cache.take('unknown'), undefined)
+})
+
+test('sessionsTtl 0 keeps nothing', () => {
+  const cache = new SessionCache(0)
+  cache.save('a', state)
+  assert.equal(cache.size, 0)
+  assert.equal(cache.take('a'), undefined)
+})
+
+test('a prepared broadcast is encoded once per framing and shared', () => {
+  const calls: string[] = []
+  const framing = (id: number, name: string): Framing => ({
+    id, name,
+    reply: (json) => Buffer.from(json),
+    data: (json) => { calls.push(name); return Buffer.from(`${name}:${json}`) },
+  })
+  const a = framing(0, 'a')
+  const b = framing(1, 'b')
+  const m: StreamMessage = { stream: 's', data: '{"x":1}', offset: 3, epoch: 'e', at: 0 }
+  const p = new PreparedBroadcast('id', m)
+  const first = p.bytes(a)
+  assert.equal(p.bytes(a), first, 'the same buffer for every subscriber')
+  assert.equal(first.toString(), 'a:{"identifier":"id","message":{"x":1},"stream_id":"s","epoch":"e","offset":3}')
+  p.bytes(b)
+  p.bytes(b)
+  assert.deepEqual(calls, ['a', 'b'])
+})
