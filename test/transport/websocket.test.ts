@@ -257,7 +257,7 @@ describe('timeouts', () => {
   })
 
   test('WebSocket ping frames from the client count as input', async () => {
-    const h = await server({ inactivityTimeout: 0.4, pingInterval: 0 })
+    const h = await server({ inactivityTimeout: 1.2, pingInterval: 0 }) // generous: a stalled event loop must not look like silence
     const pinging = await WireClient.connect(h.wsUrl)
     await pinging.waitForType('welcome')
     const timer = setInterval(() => pinging.ws.ping(), 50)
