@@ -129,7 +129,7 @@ describe('herald CLI', () => {
   test('exits 2 on bad options and names every problem', async () => {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
       const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--port', 'nope', '--history-limit', '-1'],
-        { cwd: root, timeout: 20_000, env: { ...process.env, HERALD_PORT: undefined } }, (err, _stdout, stderr) => {
+        { cwd: root, timeout: 60_000, env: { ...process.env, HERALD_PORT: undefined } }, (err, _stdout, stderr) => {
           if (err && typeof err.code !== 'number') reject(err)
           else resolve({ code: child.exitCode, stderr })
         })
