@@ -94,7 +94,7 @@ export const configSchema = z.strictObject({
     .describe('OpenSSL cipher list for TLS 1.2 (e.g. "RC4-MD5:RC4-SHA:AES128-SHA:AES256-SHA:HIGH:!DSS:!aNULL"); empty = Node\'s default'),
   h2HalfClosedLongPoll: z.boolean().default(false)
     .describe('HTTP/2 streaming responses whose client has half-closed are exempt from idle timeouts (lws "h2-half-closed-long-poll")'),
-  h2IdleTimeout: seconds(60, 'close an HTTP/2 stream, or a whole HTTP/2 connection, with no frames for this long; 0 = never'),
+  h2IdleTimeout: seconds(180, 'close an HTTP/2 stream, or a whole HTTP/2 connection, with no frames for this long (keep it above the longest held poll); 0 = never'),
   h2PingInterval: seconds(20, 'HTTP/2 PING interval on connections exempt from the idle timeout; 0 = no pings'),
   h2PingTimeout: seconds(10, 'close an HTTP/2 connection whose PING is not answered within this time'),
   listeners: z.array(listenerSchema).default([])

@@ -189,6 +189,9 @@ export class Listener {
   }
 
   async listen(): Promise<AddressInfo> {
+    // The h1 server never listens itself; 'listening' starts its connection tracking, without
+    // which headersTimeout/requestTimeout are not enforced and closeIdleConnections does nothing.
+    this.h1?.emit('listening')
     this.address = await listen(this.server as http.Server, this.spec.host, this.spec.port)
     const { h2PingInterval, h2PingTimeout } = this.spec
     if (h2PingInterval > 0 && h2PingTimeout > 0) {
@@ -207,14 +210,18 @@ export class Listener {
     clearInterval(this.pingTimer)
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     for (const state of this.sessions) if (!state.session.closed) state.session.close()
-    this.h1?.closeIdleConnections()
+    // Idle HTTP/1.1 keep-alive sockets close now. The TLS server's allowHTTP1 fallback tracks its
+    // connections like an http.Server but lacks the method, hence the borrowed one.
+    http.Server.prototype.closeIdleConnections.call(this.h1 ?? this.server as http.Server)
     const timer = setTimeout(() => {
       for (const state of this.sessions) state.session.destroy()
-      this.h1?.closeAllConnections()
       for (const socket of this.sockets) socket.destroy()
     }, graceMs)
     await closed
     clearTimeout(timer)
+    // Stops the h1 server's connection-checking interval (it never listened: the callback's
+    // ERR_SERVER_NOT_RUNNING is expected).
+    this.h1?.close(() => {})
   }
 
   private track(socket: Socket): void {

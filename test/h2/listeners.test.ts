@@ -146,3 +146,29 @@ test('configuration problems are reported: a lone --tls-cert, an unreadable file
   const config = loadConfig({ overrides: { port: 0, tlsCert: join(cert.dir, 'missing.pem'), tlsKey: cert.key } })
   assert.throws(() => new Herald({ config, logger: createLogger('err') }), (err: HeraldConfigError) => err instanceof HeraldConfigError && /tlsCert: cannot read .*missing\.pem: ENOENT/.test(err.message))
 })
+
+test('shutdown closes idle HTTP/1.1 keep-alive sockets at once, cleartext and TLS', async () => {
+  const c = makeSelfSignedCert()
+  const herald = new Herald({
+    config: loadConfig({ overrides: { host: '127.0.0.1', port: 0, listeners: [{ port: 0, tlsCert: c.cert, tlsKey: c.key }] } }),
+    logger: createLogger('err'),
+  })
+  await herald.listen()
+  const sockets = await Promise.all(herald.listeners.map(async (l) => {
+    const port = Number(new URL(l.url).port)
+    const socket: net.Socket = l.secure
+      ? tls.connect({ port, host: '127.0.0.1', ALPNProtocols: ['http/1.1'], rejectUnauthorized: false })
+      : net.connect(port, '127.0.0.1')
+    await once(socket, l.secure ? 'secureConnect' : 'connect')
+    socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+    await once(socket, 'data')
+    return socket
+  }))
+  const closedAt: number[] = []
+  const closing = sockets.map((s) => once(s, 'close').then(() => closedAt.push(Date.now())))
+  const start = Date.now()
+  await herald.close(5000)
+  await Promise.all(closing)
+  for (const t of closedAt) assert.ok(t - start < 2000, `closed after ${t - start} ms, not at the end of the 5 s grace`)
+  c.remove()
+})
