@@ -82,6 +82,10 @@ export class StreamSession implements Session {
   write(frames: Buffer[]): boolean {
     const res = this.res
     if (res.writableEnded || res.destroyed) return true
+    let bytes = 0
+    for (const f of frames) bytes += f.length
+    // Quiet framings drop bookkeeping replies as empty frames; an empty write would only cost a syscall.
+    if (bytes === 0) return true
     // Both response types take a Buffer; TypeScript cannot call the union of their overloads.
     return (res as ServerResponse).write(frames.length === 1 ? frames[0] : Buffer.concat(frames))
   }

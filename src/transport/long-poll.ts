@@ -155,10 +155,12 @@ class LongPollSession implements Session {
     })
   }
 
-  /** Stops the keepalive clock while a request of this session is being read. */
+  /** A request of this session that will not be held (refused) still counts as the client being alive. */
   touch(): void {
+    if (this.held || this.closed) return
     this.transport.deadlines.cancel(this.keepalive)
     this.keepalive = undefined
+    this.armKeepalive()
   }
 
   private scheduleFlush(held: HeldPoll, delay = held.flushDelay): void {
@@ -265,13 +267,14 @@ export class LongPollTransport {
       this.respond(res, 401, Buffer.from(disconnectMessage(Disconnects.sessionExpired) + '\n'), undefined)
       return
     }
-    session.touch()
+    // The keepalive clock keeps running while the body is read: a poll whose body never completes
+    // must not keep its session alive (attach stops the clock once the poll is actually held).
     let lines: string[]
     try {
       lines = splitLines((await readBody(req, this.options.pollMaxRequestSize)).toString('utf8'))
     } catch (err) {
       // A bad request does not end the session: it keeps its queue and its keepalive clock restarts.
-      if (!session.closed) session.armKeepalive()
+      session.touch()
       res.setHeader(POLL_ID, pollId)
       if (HeraldError.is(err)) this.hub.rejectInput(err.code, err.message, { sid: session.conn.sid, transport: 'long-poll' })
       sendError(res, err)

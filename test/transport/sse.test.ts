@@ -175,3 +175,14 @@ test('connection auth (--jwt-secret): 401 over SSE without a valid token, 200 wi
     await a.close()
   }
 })
+
+test('SSE GET /events?history_since=: messages kept since that time come first', async () => {
+  const stream = 'sse/since'
+  await broadcast(h.url, [{ stream, data: '{"n":1}' }, { stream, data: '{"n":2}' }])
+  const since = Math.floor(Date.now() / 1000) - 60
+  const r = await StreamReader.sse(`${h.url}/events?stream=${stream}&history_since=${since}`)
+  await r.waitFor(() => r.events.some((e) => e.event === 'confirm_history'), 'history confirmed')
+  assert.deepEqual(r.data, [{ n: 1 }, { n: 2 }])
+  r.destroy()
+  assert.equal((await fetch(`${h.url}/events?stream=${stream}&history_since=yesterday`)).status, 400)
+})

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { jsonlFraming, ndjsonFraming, splitLines } from '../../src/transport/framing/ndjson.js'
+import { parseSseId, sseEvent, sseFramingFull, sseFramingGet, sseFramingJob, sseId } from '../../src/transport/framing/sse-frame.js'
+import { disconnectMessage, Disconnects } from '../../src/disconnect.js'
+import { replies, type StreamMessage } from '../../src/protocol/messages.js'
+
+const m: StreamMessage = { stream: 'a/b/c', data: '{"x":1}', offset: 7, epoch: 'E1', at: 0 }
+const id = '{"channel":"$pubsub","stream_name":"a/b/c"}'
+
+test('SSE events: multi-line data, CR/LF kept out of id and event, ids parse back with / in the stream', () => {
+  assert.equal(sseEvent({ event: 'x', data: 'a\r\nb\nc', id: '1/e/s' }), 'event: x\ndata: a\ndata: b\ndata: c\nid: 1/e/s\n\n')
+  assert.equal(sseEvent({ event: 'bad\nevent', data: '1', id: 'bad\rid' }), 'data: 1\n\n')
+  assert.equal(sseId(m), '7/E1/a/b/c')
+  assert.deepEqual(parseSseId('7/E1/a/b/c'), { offset: 7, epoch: 'E1', stream: 'a/b/c' })
+  assert.equal(parseSseId('x/E1/s'), undefined)
+  assert.equal(parseSseId('7/E1'), undefined)
+})
+
+test('SSE framings: GET writes bare messages, POST whole replies, the job framing drops bookkeeping; reconnect:false sets retry', () => {
+  const full = replies.data(id, m)
+  assert.equal(sseFramingGet.data(full, id, m).toString(), 'data: {"x":1}\nid: 7/E1/a/b/c\n\n')
+  assert.equal(sseFramingFull.data(full, id, m).toString(), `data: ${full}\nid: 7/E1/a/b/c\n\n`)
+  assert.equal(sseFramingGet.data(full, id, { ...m, data: '"two\\nlines"' }).toString(), 'data: two\ndata: lines\nid: 7/E1/a/b/c\n\n')
+  assert.equal(sseFramingGet.reply(replies.welcome('S')).toString(), 'event: welcome\ndata: {"type":"welcome","sid":"S"}\n\n')
+  assert.equal(sseFramingJob.reply(replies.welcome('S')).length, 0)
+  assert.equal(sseFramingJob.reply(replies.transmit(id, '{"type":"snapshot"}')).toString(), 'data: {"type":"snapshot"}\n\n')
+  assert.match(sseFramingGet.reply(disconnectMessage(Disconnects.complete)).toString(), /retry: 31536000000\n\n$/)
+  assert.doesNotMatch(sseFramingGet.reply(disconnectMessage(Disconnects.shutdown)).toString(), /retry/)
+  assert.deepEqual(new Set([sseFramingGet.id, sseFramingFull.id, sseFramingJob.id, ndjsonFraming.id, jsonlFraming.id, 0]).size, 6, 'dense, distinct ids')
+})
+
+test('NDJSON and JSON Lines framings', () => {
+  assert.equal(ndjsonFraming.data(replies.data(id, m), id, m).toString(), '{"message":{"x":1},"stream_id":"a/b/c","epoch":"E1","offset":7}\n')
+  assert.equal(ndjsonFraming.reply(replies.confirm(id)).length, 0)
+  assert.equal(ndjsonFraming.reply(replies.transmit(id, '"hi"')).toString(), '{"message":"hi"}\n')
+  assert.equal(jsonlFraming.reply(replies.ping(1)).length, 0, 'no pings over long polling')
+  assert.equal(jsonlFraming.reply(replies.welcome('S')).toString(), '{"type":"welcome","sid":"S"}\n')
+  assert.deepEqual(splitLines('a\n\nb\r\nc'), ['a', 'b', 'c'])
+})
