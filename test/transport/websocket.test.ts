@@ -112,6 +112,45 @@ describe('WebSocket bad input', () => {
     assert.equal(await errors(h, 'HERALD_ERR_BAD_REQUEST'), 1)
   })
 
+  test('a frame that breaks RFC 6455 (unmasked from a client) closes 1002', async () => {
+    const { port } = new URL(h.url)
+    const closeCode = await new Promise<number>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write('GET /cable HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+      })
+      let buf = Buffer.alloc(0)
+      let upgraded = false
+      socket.on('data', (d) => {
+        buf = Buffer.concat([buf, d])
+        if (!upgraded) {
+          const end = buf.indexOf('\r\n\r\n')
+          if (end < 0) return
+          assert.match(buf.subarray(0, end).toString(), /^HTTP\/1.1 101/)
+          upgraded = true
+          buf = buf.subarray(end + 4)
+          socket.write(Buffer.from([0x81, 0x02, 0x7b, 0x7d])) // text "{}", mask bit not set
+        }
+        // Server frames: the welcome (text), then a close frame (opcode 8) with its code.
+        for (let i = 0; i + 1 < buf.length;) {
+          const len = buf[i + 1] & 0x7f
+          const header = len === 126 ? 4 : 2
+          const size = len === 126 ? buf.readUInt16BE(i + 2) : len
+          if (i + header + size > buf.length) break
+          if ((buf[i] & 0x0f) === 0x8) {
+            resolve(buf.readUInt16BE(i + header))
+            return void socket.destroy()
+          }
+          i += header + size
+        }
+      })
+      socket.on('close', () => reject(new Error('closed without a close frame')))
+      socket.on('error', reject)
+    })
+    assert.equal(closeCode, 1002)
+    assert.equal(await errors(h, 'HERALD_ERR_BAD_FRAME'), 1)
+  })
+
   test('the server stays healthy after all of that', async () => {
     const c = await WireClient.connect(h.wsUrl)
     await c.waitForType('welcome')
