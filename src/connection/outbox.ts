@@ -15,6 +15,12 @@ function flushAll(): void {
   dirty.length = 0
 }
 
+/**
+ * Hands a single frame to Session.write without allocating: the common fan-out case is one
+ * broadcast per socket per turn (bench fanout), and sessions only read the array during the call.
+ */
+const ONE: Buffer[] = [Buffer.alloc(0)]
+
 export interface OutboxOwner {
   tooSlow(): void
 }
@@ -25,7 +31,9 @@ export interface OutboxOwner {
  * pile up meanwhile go out as one batch. Over budget, the owner is told once (→ too_slow).
  */
 export class Outbox {
-  private frames: Buffer[] = []
+  /** The turn's frames: `single` while there is one, `frames` from the second on (no array per idle connection). */
+  private single: Buffer | null = null
+  private frames: Buffer[] | null = null
   private queuedBytes = 0
   private scheduled = false
   private blocked = false
@@ -50,16 +58,14 @@ export class Outbox {
 
   push(frame: Buffer): void {
     if (this.closed) return
-    this.frames.push(frame)
-    this.queuedBytes += frame.length
+    this.queue(frame)
     if (this.queuedBytes + this.session.bufferedBytes > this.budget) {
       // A burst within one turn is not slowness yet: hand it to the session now and judge the
       // reader by what the session could not pass on (a fast reader's kernel takes it all).
       if (!this.blocked) this.flush()
       if (this.queuedBytes + this.session.bufferedBytes <= this.budget) return
       this.closed = true
-      this.frames = []
-      this.queuedBytes = 0
+      this.drop()
       this.owner.tooSlow()
       return
     }
@@ -69,29 +75,49 @@ export class Outbox {
   /** Writes right away, bypassing batching (for the last message before a close). */
   pushNow(frame: Buffer): void {
     if (this.closed) return
-    this.frames.push(frame)
-    this.queuedBytes += frame.length
+    this.queue(frame)
     this.flush()
   }
 
   flush(): void {
     this.scheduled = false
-    if (this.blocked || this.closed || this.frames.length === 0) return
-    const frames = this.frames
-    this.frames = []
+    if (this.blocked || this.closed) return
+    let frames = this.frames
+    if (frames === null) {
+      if (this.single === null) return
+      ONE[0] = this.single
+      frames = ONE
+    }
+    this.single = null
+    this.frames = null
     this.queuedBytes = 0
     if (!this.session.write(frames)) this.blocked = true
   }
 
   drained(): void {
     this.blocked = false
-    if (this.frames.length > 0) this.schedule()
+    if (this.single !== null || this.frames !== null) this.schedule()
   }
 
   /** Stops all further writes; queued frames are dropped. */
   close(): void {
     this.closed = true
-    this.frames = []
+    this.drop()
+  }
+
+  private queue(frame: Buffer): void {
+    if (this.frames !== null) this.frames.push(frame)
+    else if (this.single === null) this.single = frame
+    else {
+      this.frames = [this.single, frame]
+      this.single = null
+    }
+    this.queuedBytes += frame.length
+  }
+
+  private drop(): void {
+    this.single = null
+    this.frames = null
     this.queuedBytes = 0
   }
 
