@@ -84,7 +84,9 @@ export async function httpGet(port: number, path: string, headers: Record<string
 export function spawnNode(args: string[], heapFile: string, extraEnv: Record<string, string> = {}): ChildProcess {
   mkdirSync(BENCH_TMP, { recursive: true })
   rmSync(heapFile, { force: true })
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', HEAP_PROBE, ...args], {
+  // BENCH_CPU_PROF=<dir>: every Node server writes a V8 CPU profile there when it stops.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []
+  const child = spawn(process.execPath, ['--expose-gc', ...prof, '--import', 'tsx', '--import', HEAP_PROBE, ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, ...extraEnv, BENCH_HEAP_FILE: heapFile, NODE_ENV: 'production' },
   })
