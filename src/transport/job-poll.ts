@@ -137,7 +137,7 @@ export class JobPollTransport {
   private async handle(req: HttpRequest, res: HttpResponse, id: string, url: URL): Promise<void> {
     const { hub, cors } = this.deps
     for (const [k, v] of Object.entries(cors.headers(req))) res.setHeader(k, v)
-    const { job, identifier } = jobSubscription(this.deps, id)
+    const { job, identifier, final } = jobSubscription(this.deps, id)
     const after = intParam(url, 'after', 0)
     const timeout = Math.min(numberParam(url, 'timeout', this.options.timeout), this.options.maxTimeout)
     const request = sessionRequest(req, url)
@@ -146,8 +146,10 @@ export class JobPollTransport {
     if (!hub.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
     const epoch = url.searchParams.get('epoch') || (await hub.broker.position(job.stream))?.epoch
     if (res.writableEnded || req.socket?.destroyed) return
-    if (epoch === undefined && after > 0) {
-      await this.gone(res, id, job.stream, `job ${id} has no events yet, so offset ${after} is unknown`)
+    // No history at all: before the first event only a cursor of 0 makes sense, and for a finished
+    // job whose history has expired the snapshot is all there is (waiting would only ever give 204).
+    if (epoch === undefined && (after > 0 || final)) {
+      await this.gone(res, id, job.stream, final ? `job ${id} has finished and its events are no longer kept` : `job ${id} has no events yet, so offset ${after} is unknown`)
       return
     }
     const session = new JobPollSession(infoFor('job-poll', req, jobPollFraming), res, this, id, job.stream)

@@ -99,19 +99,21 @@ class LongPollSession implements Session {
   attach(res: HttpResponse, immediate: boolean): void {
     const deadlines = this.transport.deadlines
     const opts = this.transport.options
-    deadlines.cancel(this.keepalive)
-    this.keepalive = undefined
-    let frames = this.pending
-    this.pending = []
-    this.pendingBytes = 0
     const previous = this.held
     if (previous) {
       // At most one poll per session: the older one answers empty now, so nothing goes out twice
       // or into a response the client has already given up on (the LP client aborts it to send).
-      frames = previous.frames.concat(frames)
+      const collected = previous.frames
       previous.frames = []
       this.answer(200)
+      this.pending = collected.concat(this.pending)
     }
+    // After answering the older poll, which starts the keepalive clock: this one stops it.
+    deadlines.cancel(this.keepalive)
+    this.keepalive = undefined
+    const frames = this.pending
+    this.pending = []
+    this.pendingBytes = 0
     const held: HeldPoll = {
       res, frames, flushDelay: immediate ? 0 : opts.pollFlushInterval, hold: undefined, flush: undefined,
       onClose: () => this.abandoned(held),
@@ -138,6 +140,8 @@ class LongPollSession implements Session {
   answer(status: number): void {
     const held = this.held
     if (!held) return
+    // The client is gone but its 'close' has not been handled yet: keep what it collected.
+    if (held.res.destroyed && !this.closed) return this.abandoned(held)
     this.held = undefined
     this.release(held)
     const body = held.frames.length === 0 ? EMPTY : Buffer.concat(held.frames)

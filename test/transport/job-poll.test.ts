@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { signJwt } from '../../src/auth/jwt.js'
+import type { MemoryBroker } from '../../src/broker/memory-broker.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
 import { metric, postJson, until } from '../support/util.js'
 import { holdings, NO_HOLDINGS, startJob } from './http-clients.js'
@@ -110,4 +111,22 @@ test('job poll: polls dropped mid-hold free everything (connections, subscriptio
   assert.deepEqual(holdings(h), NO_HOLDINGS)
   assert.equal(h.herald.hub.sessions.size, 0)
   await fetch(`${h.url}/jobs/${job.id}/cancel`, { method: 'POST' })
+})
+
+test('job poll: a finished job whose events are no longer kept answers 410 with its final snapshot, not 204 forever', async () => {
+  const a = await startHerald({ historyTtl: 0 })
+  try {
+    const job = await (await fetch(`${a.url}/jobs`, { method: 'POST', body: '{"type":"external"}' })).json()
+    await postJson(`${a.url}/jobs/${job.id}/progress`, { state: 'succeeded', result: 1 })
+    const broker = a.herald.hub.broker as MemoryBroker
+    await until(() => broker.streamCount === 0, 'the broker forgot the stream')
+    const res = await fetch(`${a.url}/jobs/${job.id}/poll?after=0&timeout=30`)
+    assert.equal(res.status, 410)
+    const body = await res.json()
+    assert.equal(body.job.state, 'succeeded')
+    assert.equal(body.job.result, 1)
+    assert.deepEqual(holdings(a), NO_HOLDINGS)
+  } finally {
+    await a.close()
+  }
 })

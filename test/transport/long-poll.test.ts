@@ -204,3 +204,27 @@ test('long poll: clients that vanish mid-hold free everything they held (counted
     await a.close()
   }
 })
+
+test('long poll: a poll that displaced another is held for the poll interval, not expired by the keepalive clock', async () => {
+  const a = await startHerald({ publicStreams: true, pollInterval: 30, pollKeepaliveTimeout: 0.2 })
+  try {
+    const url = `${a.url}/lp`
+    const stream = 'lp/displaced'
+    const first = await lpPost(url, { body: subscribe(publicIdentifier(stream)) })
+    const pollA = lpPost(url, { pollId: first.pollId })
+    await until(() => a.herald.http.longPoll!.heldCount === 1, 'poll A held')
+    const pollB = lpPost(url, { pollId: first.pollId })
+    assert.equal((await pollA).status, 200)
+    await until(() => a.herald.http.longPoll!.heldCount === 1, 'poll B held')
+    assert.equal(holdings(a).deadlines, 1, 'only poll B\'s hold deadline; no keepalive clock while it is held')
+    // Longer than the keepalive timeout: B must still be held, then answer with what comes.
+    await sleep(500)
+    assert.equal(a.herald.http.longPoll!.size, 1)
+    await broadcast(a.url, { stream, data: '{"still":"here"}' })
+    const rb = await pollB
+    assert.equal(rb.status, 200)
+    assert.deepEqual(dataOf(rb.lines).map((m) => m.message), [{ still: 'here' }])
+  } finally {
+    await a.close()
+  }
+})
