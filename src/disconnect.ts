@@ -28,6 +28,8 @@ export const Disconnects = Object.freeze({
   lifetime: d('max_lifetime', true, 1000),
   noPong: d('no_pong', true, 1000),
   invalidCommand: d('invalid_command', false, 1008),
+  /** A WebSocket frame that breaks RFC 6455 (unmasked, bad opcode, bad close code…). */
+  protocolError: d('protocol_error', false, 1002),
   messageTooBig: d('message_too_big', false, 1009),
   invalidUtf8: d('invalid_utf8', false, 1007),
   binaryFrame: d('unsupported_data', false, 1003),

@@ -13,6 +13,11 @@ import { Subscription } from './subscription.js'
 /** How long restored subscriptions hold live messages waiting for the client's history request. */
 const RESTORE_HOLD_MS = 5000
 
+/** What a held broadcast is charged: its payload plus the reply's envelope, roughly. */
+function heldSize(p: PreparedBroadcast): number {
+  return p.message.data.length + p.identifier.length + 64
+}
+
 export function newSessionId(): string {
   return randomBytes(16).toString('base64url')
 }
@@ -34,6 +39,8 @@ export class Connection implements SessionSink, OutboxOwner {
   /** Restored channels still waiting for the client's history request; allocated only on restore. */
   private restorePending: Set<string> | undefined
   private restoreDeadline = 0
+  /** Bytes of live messages held while history is replayed (see `deliver`). */
+  private heldBytes = 0
   private done = false
 
   constructor(
@@ -94,7 +101,10 @@ export class Connection implements SessionSink, OutboxOwner {
   /** Hot path: one broadcast for one of this connection's subscriptions. */
   deliver(sub: Subscription, prepared: PreparedBroadcast): void {
     if (sub.held !== null) {
+      // Held messages wait in memory like queued frames, so they count against the same budget.
       sub.held.push(prepared)
+      this.heldBytes += heldSize(prepared)
+      if (this.heldBytes + this.outbox.totalBytes > this.hub.options.outboxBytes) this.tooSlow()
       return
     }
     const m = prepared.message
@@ -249,7 +259,11 @@ export class Connection implements SessionSink, OutboxOwner {
     for (const sub of subs) {
       const held = sub.held
       sub.held = null
-      if (held) for (const p of held) this.deliver(sub, p)
+      if (!held) continue
+      for (const p of held) {
+        this.heldBytes -= heldSize(p)
+        this.deliver(sub, p)
+      }
     }
   }
 

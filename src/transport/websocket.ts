@@ -96,7 +96,7 @@ function onError(this: Tagged<WebSocket>, err: Error & { code?: string }): void 
     conn.closed(known[1])
   } else {
     conn.hub.rejectInput('HERALD_ERR_BAD_FRAME', err.message, { sid: conn.sid, wsCode: err.code })
-    conn.closed(Disconnects.invalidCommand)
+    conn.closed(Disconnects.protocolError)
   }
 }
 

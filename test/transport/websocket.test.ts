@@ -149,6 +149,7 @@ describe('WebSocket bad input', () => {
     })
     assert.equal(closeCode, 1002)
     assert.equal(await errors(h, 'HERALD_ERR_BAD_FRAME'), 1)
+    await until(async () => (await metric(h.url, 'herald_disconnects_total', { reason: 'protocol_error' })) === 1, 'protocol_error counted')
   })
 
   test('the server stays healthy after all of that', async () => {
