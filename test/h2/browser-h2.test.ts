@@ -76,3 +76,12 @@ test('over TLS the demo page loads over h2 and follows a job over WebSocket (RFC
   assert.ok(sockets.length > 0, 'the page opened a WebSocket')
   assert.ok(sockets.every((r) => r.version === '2.0' && r.method === 'CONNECT'), `WebSocket over an h2 stream: ${JSON.stringify(sockets)}`)
 })
+
+test('over TLS the demo page follows a job over Server-Sent Events on h2', async (t) => {
+  const { id, protocols } = await followJob('sse')
+  t.diagnostic(`browser: ${protocols.join(', ')}`)
+  const events = seen.filter((r) => r.path.startsWith(`/jobs/${id}/events`))
+  assert.ok(events.length > 0, 'the page opened an EventSource')
+  assert.ok(events.every((r) => r.version === '2.0'), JSON.stringify(events))
+  assert.ok(protocols.includes('h2 /'), `page over h2: ${protocols}`)
+})

@@ -171,3 +171,48 @@ export class FreezableProxy {
     this.server.close()
   }
 }
+
+/** A streaming HTTP/2 request whose body is collected as it arrives (SSE, NDJSON, held polls). */
+export class H2Reader {
+  status = 0
+  headers: IncomingHttpHeaders = {}
+  body = ''
+  ended = false
+  rstCode = 0
+  private readonly closedPromise: Promise<void>
+
+  constructor(readonly stream: ClientHttp2Stream) {
+    stream.setEncoding('utf8')
+    stream.on('response', (h: IncomingHttpHeaders) => {
+      this.headers = h
+      this.status = Number(h[':status'])
+    })
+    stream.on('data', (c: string) => (this.body += c))
+    stream.on('error', () => {})
+    this.closedPromise = new Promise((resolve) => stream.once('close', () => {
+      this.ended = true
+      this.rstCode = stream.rstCode ?? 0
+      resolve()
+    }))
+  }
+
+  static open(session: ClientHttp2Session, path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): H2Reader {
+    const stream = session.request({ ':method': init.method ?? 'GET', ':path': path, ...init.headers }, { endStream: init.body === undefined })
+    if (init.body !== undefined) stream.end(init.body)
+    return new H2Reader(stream)
+  }
+
+  /** Resolves once the body so far satisfies `test`. */
+  async waitFor(test: (body: string) => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!test(this.body)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; body: ${JSON.stringify(this.body.slice(-300))}`)
+      if (this.ended) throw new Error(`stream ended (rstCode ${this.rstCode}) before ${what}; body: ${JSON.stringify(this.body.slice(-300))}`)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+
+  async closed(timeoutMs = 5000): Promise<void> {
+    await Promise.race([this.closedPromise, new Promise((_, rej) => setTimeout(() => rej(new Error('stream not closed in time')), timeoutMs))])
+  }
+}
