@@ -74,6 +74,9 @@ for (const s of serverNames) if (!SERVERS[s]) throw new Error(`unknown server ${
 const wanted = (list(values.transports) ?? ALL_TRANSPORTS) as BenchTransport[]
 const repeats = Number(values.repeats ?? (smoke ? 1 : 2))
 
+// Ctrl-C or a kill: exit normally so the servers and driver processes started are stopped too.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130))
+
 const log = (s: string) => process.stdout.write(`${s}\n`)
 const skipped: string[] = []
 const started = Date.now()

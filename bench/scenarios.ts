@@ -80,6 +80,7 @@ interface PhasePlan {
  */
 async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, plan: PhasePlan): Promise<Figures> {
   driver.reset()
+  await pub.reopen()
   pub.takePublished()
   const errors0 = pub.errors.length
   await sleep(300)

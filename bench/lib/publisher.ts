@@ -13,27 +13,60 @@ interface Pending {
   stream: string
 }
 
-/** One keep-alive HTTP/1.1 connection publishing its own streams in order, one request at a time. */
+/**
+ * One keep-alive HTTP/1.1 connection publishing its own streams in order, one request at a time.
+ * Servers close idle keep-alive connections (Node after 5 s), so a closed one is reopened and
+ * what was in flight goes again.
+ */
 class PubConn {
   readonly queue: Pending[] = []
   private inFlight: string[] = []
   private buf: Buffer | null = null
-  ready: Promise<void>
-  private readonly socket: net.Socket
+  ready!: Promise<void>
+  private socket!: net.Socket
+  private open = false
 
   constructor(private readonly pub: Publisher, private readonly target: PublishTarget) {
-    this.socket = net.connect({ host: '127.0.0.1', port: target.port })
-    this.socket.setNoDelay(true)
+    this.connect()
+  }
+
+  connect(): void {
+    const socket = (this.socket = net.connect({ host: '127.0.0.1', port: this.target.port }))
+    socket.setNoDelay(true)
+    this.buf = null
     this.ready = new Promise((resolve, reject) => {
-      this.socket.once('connect', () => resolve())
-      this.socket.once('error', reject)
+      socket.once('connect', () => {
+        this.open = true
+        resolve()
+        this.pump()
+      })
+      socket.once('error', reject)
     })
-    this.socket.on('data', (c: Buffer) => this.onData(c))
-    this.socket.on('error', (e) => pub.errors.push(e.message))
+    this.ready.catch(() => {})
+    socket.on('data', (c: Buffer) => this.onData(c))
+    socket.on('error', (e) => this.pub.errors.push(e.message))
+    socket.on('close', () => {
+      if (this.socket !== socket) return
+      this.open = false
+      if (this.pub.closed) return
+      // Re-queue what had no answer (fresh sequence numbers; an unanswered one never counts as published).
+      this.queue.unshift(...this.inFlight.map((stream) => ({ stream })))
+      this.inFlight = []
+      this.connect()
+    })
+  }
+
+  /** A fresh connection before a phase, so no idle timeout can hit one mid-phase. */
+  async reopen(): Promise<void> {
+    const old = this.socket
+    this.open = false
+    this.connect()
+    old.destroy()
+    await this.ready
   }
 
   pump(): void {
-    if (this.inFlight.length > 0 || this.queue.length === 0) return
+    if (!this.open || this.inFlight.length > 0 || this.queue.length === 0) return
     const take = this.queue.splice(0, this.target.maxBatch)
     const list = take.map((p) => ({ stream: p.stream, payload: payload(this.pub.nextSeq(p.stream)) }))
     this.inFlight = list.map((p) => p.stream)
@@ -97,6 +130,7 @@ export class Publisher {
   private readonly conns: PubConn[]
   private readonly route = new Map<string, PubConn>()
   onAnswer: () => void = () => {}
+  closed = false
 
   constructor(target: PublishTarget, connections: number) {
     this.conns = Array.from({ length: connections }, () => new PubConn(this, target))
@@ -104,6 +138,11 @@ export class Publisher {
 
   async ready(): Promise<void> {
     await Promise.all(this.conns.map((c) => c.ready))
+  }
+
+  /** Reopens every connection (before a measured phase). */
+  async reopen(): Promise<void> {
+    await Promise.all(this.conns.map((c) => c.reopen()))
   }
 
   nextSeq(stream: string): number {
@@ -132,6 +171,7 @@ export class Publisher {
   }
 
   close(): void {
+    this.closed = true
     for (const c of this.conns) c.close()
   }
 }

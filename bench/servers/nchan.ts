@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { BENCH_TMP, freePort, httpGet, stopChild, waitForPort, withChildren, type BenchTransport, type RunningServer, type ServerAdapter } from './server.js'
+import { BENCH_TMP, freePort, httpGet, stopChild, track, waitForPort, withChildren, type BenchTransport, type RunningServer, type ServerAdapter } from './server.js'
 
 const NGINX = '/usr/sbin/nginx'
 const MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so'
@@ -62,7 +62,7 @@ export const nchan: ServerAdapter = {
     const prefix = `${BENCH_TMP}/nginx-${port}`
     mkdirSync(`${prefix}/tmp`, { recursive: true })
     writeFileSync(`${prefix}/nginx.conf`, config(prefix, port))
-    const child = spawn(NGINX, ['-p', prefix, '-c', `${prefix}/nginx.conf`], { stdio: ['ignore', 'ignore', 'inherit'] })
+    const child = track(spawn(NGINX, ['-p', prefix, '-c', `${prefix}/nginx.conf`], { stdio: ['ignore', 'ignore', 'inherit'] }))
     await waitForPort(port, child)
     return {
       pids: () => withChildren(child.pid),

@@ -69,6 +69,17 @@ export async function waitForPort(port: number, child: ChildProcess, timeoutMs =
   }
 }
 
+/** Every server process the harness started, killed if the harness itself exits early. */
+const started = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+})
+export function track(child: ChildProcess): ChildProcess {
+  started.add(child)
+  child.once('exit', () => started.delete(child))
+  return child
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** A small HTTP GET over a fresh connection (for stats, not on any measured path). */
@@ -90,7 +101,7 @@ export function spawnNode(args: string[], heapFile: string, extraEnv: Record<str
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, ...extraEnv, BENCH_HEAP_FILE: heapFile, NODE_ENV: 'production' },
   })
-  return child
+  return track(child)
 }
 
 /** Sends SIGUSR2 to a probed Node server and reads the heap it reports after a full GC. */
