@@ -8,7 +8,11 @@ export type TransportName = 'ws' | 'ws-h2' | 'sse' | 'http-stream' | 'long-poll'
  * broadcast once for all of its sessions (hub/prepared-frames.ts caches by `id`).
  */
 export interface Framing {
-  /** Small dense integer, an index into per-broadcast caches. */
+  /**
+   * Small dense integer, an index into per-broadcast caches. Taken: 0 WebSocket text frames,
+   * 1 SSE (GET), 2 SSE (POST, whole replies), 3 SSE for jobs, 4 NDJSON, 5 long-poll JSON Lines,
+   * 6 per-job poll records.
+   */
   readonly id: number
   readonly name: string
   /** A control reply or transmission (JSON text of the whole reply object). */
