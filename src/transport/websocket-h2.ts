@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2'
+import { constants, Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, subprotocol } from 'ws'
@@ -10,6 +10,8 @@ import { holdStream } from '../server/long-lived.js'
 import type { WebSocketTransport } from './websocket.js'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+/** How long a peer has to end its side of the stream after the closing handshake. */
+const PEER_END_GRACE_MS = 100
 const KEY = /^[+/0-9A-Za-z]{22}==$/
 
 /** RFC 6455 §4.2.2: base64(SHA-1(key + GUID)). */
@@ -39,6 +41,19 @@ export function serverWebSocket(transport: WebSocketTransport, stream: Duplex, p
     skipUTF8Validation: opts.skipUTF8Validation,
   })
   return ws
+}
+
+function closeIfOpen(stream: ServerHttp2Stream): void {
+  if (!stream.closed && !stream.destroyed) stream.close(constants.NGHTTP2_NO_ERROR)
+}
+
+/**
+ * ws ends its side of the stream only once both close frames are exchanged. The peer should then
+ * end its side too (RFC 8441 §5); undici's client does not and would wait for ws's 30 s
+ * closeTimeout, so the stream is reset with NO_ERROR after a short grace.
+ */
+function onWebSocketStreamFinish(this: ServerHttp2Stream): void {
+  setTimeout(closeIfOpen, PEER_END_GRACE_MS, this).unref()
 }
 
 function refuse(deps: ConnectDeps, res: Http2ServerResponse, code: ErrorCode, detail: string, headers: Record<string, string> = {}): void {
@@ -105,6 +120,7 @@ export function handleConnect(
   // RFC 8441 §5: a 2xx answers the CONNECT and the stream carries WebSocket frames from here on.
   stream.respond({ ':status': 200, ...headers })
   const ws = serverWebSocket(deps.ws, stream, chosen || undefined)
+  stream.once('finish', onWebSocketStreamFinish)
   // A WebSocket has its own pings; like an upgraded HTTP/1.1 socket it outlives the idle timeouts.
   holdStream(stream)
   deps.ws.attach(ws, stream, 'ws-h2', '2', { url, headers: h, remoteAddress: req.socket?.remoteAddress })

@@ -141,6 +141,15 @@ test('virtual hosts from the JSON config file, with the seed\'s option names', a
   }
 })
 
+test('listeners from HERALD_LISTENERS or --listeners as JSON, with the same key forms', () => {
+  const fromEnv = loadConfig({ env: { HERALD_LISTENERS: '[{"port":8443,"h2-half-closed-long-poll":"1","h2-ping-interval":5}]' } })
+  assert.deepEqual(fromEnv.listeners.map((l) => [l.port, l.h2HalfClosedLongPoll, l.h2PingInterval]), [[8443, true, 5]])
+  const fromFlag = loadConfig({ argv: ['--listeners', '[{"port":9000,"h2HalfClosedLongPoll":false}]'] })
+  assert.deepEqual(fromFlag.listeners.map((l) => [l.port, l.h2HalfClosedLongPoll]), [[9000, false]])
+  assert.throws(() => loadConfig({ argv: ['--listeners', 'nope'] }), /listeners: expected a JSON array/)
+  assert.throws(() => loadConfig({ argv: ['--listeners', '[{"port":1,"h2-half-closed-long-poll":"maybe"}]'] }), /listeners\.0\.h2HalfClosedLongPoll/)
+})
+
 test('configuration problems are reported: a lone --tls-cert, an unreadable file', () => {
   assert.throws(() => loadConfig({ argv: ['--tls-cert', cert.cert] }), (err: HeraldConfigError) => /tlsKey: tlsCert and tlsKey must be given together/.test(err.message))
   const config = loadConfig({ overrides: { port: 0, tlsCert: join(cert.dir, 'missing.pem'), tlsKey: cert.key } })

@@ -157,8 +157,10 @@ test('undici WebSocket with allowH2 over TLS (sends a key, requires the accept)'
   const conn = [...h.herald.hub.connections].find((c) => c.sid === sid)
   assert.equal(conn?.transport, 'ws-h2', 'undici used HTTP/2')
   const closed = new Promise<number>((resolve) => { ws.onclose = (e: any) => resolve(e.code) })
+  const closing = Date.now()
   ws.close(1000)
   assert.equal(await closed, 1000)
+  assert.ok(Date.now() - closing < 5000, 'closed without waiting for ws\'s 30 s closeTimeout')
   await agent.close()
 })
 
