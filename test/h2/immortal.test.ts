@@ -27,8 +27,8 @@ before(async () => {
     pingInterval: 0,
     h2HalfClosedLongPoll: true,
     h2IdleTimeout: IDLE,
-    h2PingInterval: 0.1,
-    h2PingTimeout: 0.4,
+    h2PingInterval: 0.2,
+    h2PingTimeout: 1, // generous: a loaded machine must not look like a dead peer
     listeners: [
       { name: 'plain', port: 0, h2HalfClosedLongPoll: false },
       { name: 'tls', port: 0, tlsCert: cert.cert, tlsKey: cert.key, h2HalfClosedLongPoll: true },
@@ -151,12 +151,15 @@ test('a peer that stops answering PINGs is dropped, freeing its streams', async 
   await proxy.listen()
   const session = http2.connect(`http://127.0.0.1:${proxy.port}`)
   session.on('error', () => {})
+  let pings = 0
+  session.on('ping', () => pings++)
   const stream = session.request({ ':path': '/test/ticks?n=1&gap=60000&id=frozen' })
   stream.on('error', () => {})
   await once(stream, 'response')
   // Alive and answering PINGs: still there after several idle timeouts.
   await new Promise((r) => setTimeout(r, 1000))
   assert.ok(!serverClosed.includes('frozen'))
+  assert.ok(pings > 0, 'the server checks liveness with PINGs')
   const listener = h.herald.listeners[0]
   assert.ok([...listener.sessions].some((s) => s.held > 0))
   proxy.freeze()
