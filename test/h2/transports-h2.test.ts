@@ -183,3 +183,23 @@ test('curl --http2-prior-knowledge: a silent SSE stream outlives the idle timeou
   assert.equal(r.code, 28, 'ended by curl\'s own -m, not by the server')
   assert.match(r.stdout, /data: \{"after":"silence"\}/)
 })
+
+test('tls: HTTP/1.1 on the same port (ALPN http/1.1) serves the same transports', async () => {
+  const v = ['-k', '--http1.1']
+  const job = await startJob('demo', { steps: 3, delayMs: 100 })
+  const [sse, nd, jp] = await Promise.all([
+    curl([...v, '-N', '-w', '\n[%{http_version}]', `${tls}/jobs/${job.id}/events`]),
+    curl([...v, '-N', '-w', '\n[%{http_version}]', `${tls}/jobs/${job.id}/stream`]),
+    curl([...v, '-w', '\n[%{http_version}]', `${tls}/jobs/${job.id}/poll?after=0&timeout=5`]),
+  ])
+  for (const r of [sse, nd, jp]) {
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /\[1\.1\]$/)
+  }
+  assert.match(sse.stdout, /"type":"succeeded"/)
+  assert.match(nd.stdout, /"type":"succeeded"/)
+  const lp = await curl([...v, '-D', '-', '-X', 'POST', '--data-binary', JSON.stringify({ command: 'subscribe', identifier: publicIdentifier('h2/h1') }), `${tls}/lp`])
+  assert.match(lp.stdout, /^HTTP\/1\.1 200/)
+  assert.match(lp.stdout, /x-anycable-poll-id: /i)
+  assert.match(lp.stdout, /"type":"welcome"/)
+})
