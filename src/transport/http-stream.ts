@@ -60,6 +60,13 @@ export function openStream(deps: StreamDeps, req: HttpRequest, res: HttpResponse
     sendError(res, new HeraldError('HERALD_ERR_SUBSCRIPTION_REJECTED', identifier))
     return
   }
+  if (req.method === 'HEAD') {
+    // Same status and headers as the GET would get, but a HEAD has no body to hold open.
+    conn.closed(Disconnects.normal)
+    res.writeHead(200, { 'content-type': open.contentType, ...STREAM_HEADERS })
+    res.end()
+    return
+  }
   holdOpen(req)
   res.writeHead(200, { 'content-type': open.contentType, ...STREAM_HEADERS })
   // The status line now, not with the first event (Http2ServerResponse has flushHeaders too; its typings lack it).

@@ -105,6 +105,17 @@ test('NDJSON statuses: 400 (rejected, missing stream, after without epoch), 404 
   assert.deepEqual(holdings(h), NO_HOLDINGS)
 })
 
+test('HEAD on a stream endpoint answers the GET\'s status and headers and holds nothing', async () => {
+  const head = await fetch(`${h.url}/stream?stream=nd/head`, { method: 'HEAD' })
+  assert.equal(head.status, 200)
+  assert.match(head.headers.get('content-type')!, /^application\/x-ndjson/)
+  const sse = await fetch(`${h.url}/events?stream=nd/head`, { method: 'HEAD' })
+  assert.match(sse.headers.get('content-type')!, /^text\/event-stream/)
+  assert.equal((await fetch(`${h.url}/events`, { method: 'HEAD' })).status, 400)
+  await until(() => holdings(h).connections === 0, 'nothing held')
+  assert.deepEqual(holdings(h), NO_HOLDINGS)
+})
+
 test('NDJSON: readers that vanish free everything they held', async () => {
   const readers = await Promise.all(['a', 'b', 'c'].map((s) => StreamReader.ndjson(`${h.url}/stream?stream=nd/${s}`)))
   await until(() => holdings(h).subscriptions === 3, 'three subscriptions')
