@@ -1,6 +1,6 @@
 import http from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { HeraldError } from '../errors.js'
 import type { Hub } from '../hub/hub.js'
@@ -75,7 +75,19 @@ export function addHttp1Handlers(server: http.Server | Http2SecureServer, deps: 
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return
     }
-    if (!deps.ws.matches(url) || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    const upgrade = (req.headers.upgrade ?? '').toLowerCase()
+    if (upgrade.split(/\s*,\s*/).includes('h2c') && req.method === 'GET') {
+      // `Upgrade: h2c` (curl --http2 on http://) is deprecated by RFC 9113 §3.1 and may be
+      // ignored: answered over HTTP/1.1 on this socket, which then closes. h2c with prior
+      // knowledge is served on the same port (server/listeners.ts).
+      const res = new http.ServerResponse(req)
+      res.shouldKeepAlive = false
+      res.assignSocket(socket as Socket)
+      res.once('finish', () => socket.end())
+      void handleRequest(deps, req, res)
+      return
+    }
+    if (!deps.ws.matches(url) || upgrade !== 'websocket') {
       deps.hub.rejectInput('HERALD_ERR_NOT_FOUND', 'upgrade to an unknown path', { path: url.pathname })
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       return

@@ -159,7 +159,8 @@ export class Listener {
         socket[kSniff] = {
           listener: this,
           buf: Buffer.alloc(0),
-          timer: setTimeout(onSniffTimeout, HTTP1_TIMEOUTS.headersTimeout, socket),
+          // Unref'd: a silent socket must not keep a closing process alive.
+          timer: setTimeout(onSniffTimeout, HTTP1_TIMEOUTS.headersTimeout, socket).unref(),
         }
         socket.on('data', onSniffData)
         socket.on('error', onSniffError)

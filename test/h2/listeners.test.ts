@@ -41,6 +41,9 @@ test('cleartext: one port serves HTTP/1.1 and HTTP/2 with prior knowledge (curl)
   assert.equal(h1.stdout, 'OK 1.1')
   const h2 = await curl(['--http2-prior-knowledge', '-w', ' %{http_version}', `${h.url}/health`])
   assert.equal(h2.stdout, 'OK 2')
+  // `Upgrade: h2c` (deprecated, RFC 9113 §3.1) is ignored: the GET is answered over HTTP/1.1.
+  const upgrade = await curl(['--http2', '-w', ' %{http_version}', `${h.url}/health`])
+  assert.equal(upgrade.stdout, 'OK 1.1')
 })
 
 test('TLS: ALPN offers h2 and http/1.1 on the same port (curl --http2 and --http1.1)', async () => {
