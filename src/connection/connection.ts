@@ -181,13 +181,23 @@ export class Connection implements SessionSink, OutboxOwner {
     const sub = new Subscription(this, identifier, verdict.stream)
     this.channels.set(identifier, [sub])
     this.send(replies.confirm(identifier))
-    const snapshot = this.hub.snapshot(verdict.stream)
-    if (snapshot !== undefined) this.send(replies.transmit(identifier, snapshot))
     const wantsHistory = history && this.session.info.extended && ((history.since ?? 0) > 0 || history.streams)
-    if (wantsHistory) sub.held = []
-    this.hub.subscribe(sub)
-    if (wantsHistory) void this.history(identifier, history, true)
+    if (wantsHistory) {
+      // The snapshot (current state) follows the backlog, so a client's view never moves backwards.
+      sub.held = []
+      this.hub.subscribe(sub)
+      void this.history(identifier, history, true, verdict.stream)
+    } else {
+      this.sendSnapshot(identifier, verdict.stream)
+      this.hub.subscribe(sub)
+    }
     return true
+  }
+
+  /** What a stream hook (jobs) says a new subscriber sees first: the current state, unpositioned. */
+  private sendSnapshot(identifier: string, stream: string): void {
+    const snapshot = this.hub.snapshot(stream)
+    if (snapshot !== undefined) this.send(replies.transmit(identifier, snapshot))
   }
 
   unsubscribe(identifier: string): void {
@@ -203,12 +213,13 @@ export class Connection implements SessionSink, OutboxOwner {
    * then `confirm_history`; `reject_history` when any stream cannot be served. Live messages are
    * held meanwhile and released afterwards without duplicates.
    */
-  async history(identifier: string, request: HistoryRequest, alreadyHeld = false): Promise<void> {
+  async history(identifier: string, request: HistoryRequest, alreadyHeld = false, snapshotOf?: string): Promise<void> {
     const subs = this.channels.get(identifier)
     if (!subs) return
     const since = request.since ?? 0
     if (!this.session.info.extended || (since <= 0 && !request.streams)) {
       if (!this.session.info.extended) this.send(replies.rejectHistory(identifier))
+      if (snapshotOf !== undefined) this.sendSnapshot(identifier, snapshotOf)
       if (alreadyHeld) this.release(subs)
       return
     }
@@ -228,10 +239,12 @@ export class Connection implements SessionSink, OutboxOwner {
       this.hub.metrics.historyRejected.inc()
       if (this.done) return
       this.send(replies.rejectHistory(identifier))
+      if (snapshotOf !== undefined) this.sendSnapshot(identifier, snapshotOf)
       this.finishHistory(identifier, subs)
       return
     }
     if (this.done || this.channels.get(identifier) !== subs) return
+    let ended = false
     for (let i = 0; i < subs.length; i++) {
       const sub = subs[i]
       // Only a position the broker accepted counts as delivered: one it rejected (say, beyond the
@@ -242,9 +255,14 @@ export class Connection implements SessionSink, OutboxOwner {
         if (!sub.isNew(m.epoch, m.offset)) continue
         sub.advance(m.epoch, m.offset)
         this.outbox.push(new PreparedBroadcast(identifier, m).bytes(this.framing))
-        if (this.session.finalMessage !== undefined && this.hub.isFinal(m)) this.session.finalMessage(identifier, m)
+        if (this.hub.isFinal(m)) {
+          ended = true
+          this.session.finalMessage?.(identifier, m)
+        }
       }
     }
+    // After a final event the backlog already says everything; the snapshot would only repeat it.
+    if (snapshotOf !== undefined && !ended) this.sendSnapshot(identifier, snapshotOf)
     this.send(replies.confirmHistory(identifier))
     this.finishHistory(identifier, subs)
   }
