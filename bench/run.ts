@@ -56,12 +56,12 @@ const opts: Options = smoke
   ? {
       fanoutWs: [20], fanoutHttp: [20], fanoutPoll: [20], jobs: [20], jobsPoll: [20], idle: [20],
       churnClients: 20, churnRate: 10, rateSeconds: 1, jobsSeconds: 1, churnSeconds: 1,
-      flatDeliveries: 400, flatMaxSeconds: 2, workers: 1,
+      flatDeliveries: 400, flatMaxSeconds: 2, workers: 1, rateMaxSubscribers: 1000,
     }
   : {
       fanoutWs: [1000, 5000, 15000], fanoutHttp: [1000, 5000], fanoutPoll: [1000], jobs: [1000, 10000], jobsPoll: [1000], idle: [5000],
-      churnClients: 1000, churnRate: 10, rateSeconds: 3, jobsSeconds: 3, churnSeconds: 4,
-      flatDeliveries: 300_000, flatMaxSeconds: 6, workers: 2,
+      churnClients: 1000, churnRate: 10, rateSeconds: 2, jobsSeconds: 2, churnSeconds: 3,
+      flatDeliveries: 200_000, flatMaxSeconds: 4, workers: 2, rateMaxSubscribers: 5000,
     }
 if (values.subscribers) opts.fanoutWs = opts.fanoutHttp = opts.fanoutPoll = nums(values.subscribers)!
 if (values.jobs) opts.jobs = opts.jobsPoll = nums(values.jobs)!
@@ -77,7 +77,7 @@ const repeats = Number(values.repeats ?? (smoke ? 1 : 2))
 // Ctrl-C or a kill: exit normally so the servers and driver processes started are stopped too.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130))
 
-const log = (s: string) => process.stdout.write(`${s}\n`)
+const log = (s: string) => process.stdout.write(`${s.startsWith('  ') ? `[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s]${s}` : s}\n`)
 const skipped: string[] = []
 const started = Date.now()
 const steal0 = cpuSample()

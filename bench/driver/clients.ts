@@ -50,7 +50,7 @@ export const wsClient: ClientProtocol = {
     if (conn.phase === 0) {
       const idx = buf.indexOf('\r\n\r\n')
       if (idx < 0) {
-        conn.pending = buf
+        conn.pending = Buffer.from(buf)
         return
       }
       const ok = buf.toString('latin1', 9, 12) === '101'
@@ -83,7 +83,7 @@ export const wsClient: ClientProtocol = {
       else if (op === 0x8) conn.ended = true
       i = p + plen
     }
-    if (i < len) conn.pending = buf.subarray(i)
+    if (i < len) conn.pending = Buffer.from(buf.subarray(i))
   },
 }
 
@@ -102,7 +102,7 @@ function httpData(conn: Conn, chunk: Buffer, now: number, done: (conn: Conn) => 
     if (conn.phase === 0) {
       const h = parseHead(buf, i)
       if (!h) {
-        conn.pending = buf.subarray(i)
+        conn.pending = Buffer.from(buf.subarray(i))
         return
       }
       const ok = h.status >= 200 && h.status < 400

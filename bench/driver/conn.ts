@@ -156,5 +156,5 @@ export function streamSink(conn: Conn, buf: Buffer, start: number, end: number, 
     end = data.length
   } else data = buf
   const k = scanMessages(conn, data, start, end, now)
-  conn.tail = k < end ? data.subarray(k, end) : null
+  conn.tail = k < end ? Buffer.from(data.subarray(k, end)) : null
 }

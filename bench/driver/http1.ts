@@ -52,7 +52,7 @@ export function dechunk(conn: Conn, buf: Buffer, i: number, now: number): number
     }
     if (conn.chunkLeft === CRLF_DUE) {
       if (len - i < 2) {
-        conn.pending = i < len ? buf.subarray(i) : null
+        conn.pending = i < len ? Buffer.from(buf.subarray(i)) : null
         return -1
       }
       i += 2
@@ -60,14 +60,14 @@ export function dechunk(conn: Conn, buf: Buffer, i: number, now: number): number
     }
     const nl = buf.indexOf('\r\n', i)
     if (nl < 0) {
-      conn.pending = i < len ? buf.subarray(i) : null
+      conn.pending = i < len ? Buffer.from(buf.subarray(i)) : null
       return -1
     }
     const size = parseInt(buf.toString('latin1', i, nl), 16)
     if (size === 0) {
       // Last chunk; no trailers expected, just the closing CRLF.
       if (len - nl - 2 < 2) {
-        conn.pending = buf.subarray(i)
+        conn.pending = Buffer.from(buf.subarray(i))
         return -1
       }
       return nl + 4

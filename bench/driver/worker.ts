@@ -33,6 +33,7 @@ export interface WorkerResult {
 }
 
 const tally = new Tally()
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024)
 const conns: Conn[] = []
 const send = (m: FromWorker): void => {
   process.send!(m)
@@ -61,7 +62,15 @@ function connect(spec: ClientSpec, streams: string[], locals: string[], concurre
     const i = next++
     const conn = new Conn(conns.length, streams[i], tally)
     conns.push(conn)
-    const socket = net.connect({ host: '127.0.0.1', port: spec.port, localAddress: locals[i] })
+    // onread: reads land in one shared buffer and reach the parser without a 'data' event or a
+    // Buffer per read, which roughly halves the driver's cost per delivery (parsers copy what they keep).
+    const socket = net.connect({
+      host: '127.0.0.1', port: spec.port, localAddress: locals[i],
+      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
+        proto.data(conn, spec, (buf as Buffer).subarray(0, n), nowMicros())
+        return true
+      } },
+    })
     conn.socket = socket
     socket.setNoDelay(true)
     socket.on('connect', () => {
@@ -74,7 +83,6 @@ function connect(spec: ClientSpec, streams: string[], locals: string[], concurre
         if (batch.ok + batch.failed === batch.want) send({ op: 'connected', ok: batch.ok, failed: batch.failed, error: batch.error })
       }
     })
-    socket.on('data', (chunk: Buffer) => proto.data(conn, spec, chunk, nowMicros()))
     socket.on('error', (err) => {
       batch.error ??= err.message
       conn.ended = true
