@@ -21,6 +21,11 @@ export class Metrics {
   readonly longPollClients = new Gauge({ name: 'long_poll_clients_num', help: 'Active long polling clients', registers: [this.registry] })
   readonly longPollStale = new Counter({ name: 'long_poll_stale_requests_total', help: 'Polls for sessions that were already closed', registers: [this.registry] })
 
+  /** HTTP/2 (server/listeners.ts, server/long-lived.ts). */
+  readonly h2Sessions = new Gauge({ name: 'herald_h2_sessions', help: 'Open HTTP/2 connections', registers: [this.registry] })
+  readonly h2HeldStreams = new Gauge({ name: 'herald_h2_immortal_streams', help: 'HTTP/2 streams exempt from the idle timeouts (half-closed long polls, WebSockets)', registers: [this.registry] })
+  readonly h2Timeouts = new Counter({ name: 'herald_h2_timeouts_total', help: 'HTTP/2 streams and connections closed for idleness, or for an unanswered PING', labelNames: ['kind'] as const, registers: [this.registry] })
+
   constructor(options: { defaults?: boolean } = {}) {
     if (options.defaults) collectDefaultMetrics({ register: this.registry })
   }

@@ -5,6 +5,7 @@ import net, { type AddressInfo, type Socket } from 'node:net'
 import { HeraldConfigError } from '../config/load.js'
 import type { HeraldConfig } from '../config/schema.js'
 import type { HeraldLogger } from '../observability/logger.js'
+import type { Metrics } from '../observability/metrics.js'
 import { handleConnect } from '../transport/websocket-h2.js'
 import { addHttp1Handlers, createHttp1Server, handleRequest, HTTP1_TIMEOUTS, listen, type RequestHandlerDeps } from './http-server.js'
 import { setSessionState, sessionState, type H2SessionState } from './long-lived.js'
@@ -88,16 +89,20 @@ function onSniffTimeout(socket: SniffSocket): void {
 function onSessionIdle(this: Http2Session): void {
   // No frames for the idle timeout: GOAWAY, then the connection closes once its streams end
   // (silent ones end by their own idle timeout).
-  if (!this.closed && !this.destroyed) this.close()
+  if (this.closed || this.destroyed) return
+  ;(sessionState(this) as ListenerSessionState | undefined)?.listener.metrics.h2Timeouts.inc({ kind: 'session' })
+  this.close()
 }
 
 function onSessionClose(this: Http2Session): void {
   const state = sessionState(this) as ListenerSessionState | undefined
-  state?.listener.sessions.delete(state)
+  if (state && state.listener.sessions.delete(state)) state.listener.metrics.h2Sessions.dec()
 }
 
 function onStreamIdle(this: ServerHttp2Stream): void {
-  if (!this.destroyed) this.close(http2.constants.NGHTTP2_CANCEL)
+  if (this.destroyed) return
+  ;(sessionState(this.session) as ListenerSessionState | undefined)?.listener.metrics.h2Timeouts.inc({ kind: 'stream' })
+  this.close(http2.constants.NGHTTP2_CANCEL)
 }
 
 interface ListenerSessionState extends H2SessionState {
@@ -178,6 +183,10 @@ export class Listener {
     })
   }
 
+  get metrics(): Metrics {
+    return this.deps.hub.metrics
+  }
+
   get idleMs(): number {
     return this.spec.h2IdleTimeout * 1000
   }
@@ -239,9 +248,11 @@ export class Listener {
       held: 0,
       pingSentAt: 0,
       lastPingAt: 0,
+      heldGauge: this.metrics.h2HeldStreams,
     }
     setSessionState(session, state)
     this.sessions.add(state)
+    this.metrics.h2Sessions.inc()
     session.once('close', onSessionClose)
     if (state.idleMs > 0) session.setTimeout(state.idleMs, onSessionIdle)
   }
@@ -259,6 +270,7 @@ export class Listener {
       if (state.pingSentAt > 0) {
         if (now - state.pingSentAt < timeoutMs) continue
         this.log.info({ listener: this.spec.name, remote: session.socket?.remoteAddress, timeoutMs }, 'http2 ping unanswered: closing the connection')
+        this.metrics.h2Timeouts.inc({ kind: 'ping' })
         session.destroy()
         continue
       }

@@ -19,6 +19,8 @@ export interface H2SessionState {
   /** When the PING now in flight was sent (0 = none in flight). */
   pingSentAt: number
   lastPingAt: number
+  /** Counts held streams (herald_h2_immortal_streams). */
+  readonly heldGauge?: { inc(): void; dec(): void }
 }
 
 const kState = Symbol('herald.h2.session')
@@ -48,6 +50,7 @@ export function holdStream(stream: ServerHttp2Stream): boolean {
   const state = sessionState(stream.session)
   if (!state || tagged[kHeld] || stream.destroyed || stream.closed) return false
   tagged[kHeld] = state
+  state.heldGauge?.inc()
   stream.setTimeout(0)
   // 0→1: no session timeout while an immortal stream lives (node-platform-notes §3).
   if (state.held++ === 0) {
@@ -60,7 +63,9 @@ export function holdStream(stream: ServerHttp2Stream): boolean {
 
 function onHeldStreamClose(this: TaggedStream): void {
   const state = this[kHeld]
-  if (!state || --state.held > 0) return
+  if (!state) return
+  state.heldGauge?.dec()
+  if (--state.held > 0) return
   state.pingSentAt = 0
   // Back to 0: the idle timeout again. No callback here: the one given when the session was
   // accepted is still attached, and a second would fire twice (node-platform-notes §3).

@@ -181,3 +181,17 @@ test('after the last immortal stream closes, the session idle timeout applies ag
   await Promise.race([closed, new Promise((_, rej) => setTimeout(() => rej(new Error('session not closed by the idle timeout')), 5000))])
   assert.ok(Date.now() - endedAt >= IDLE * 1000 * 0.5, 'closed by the idle timeout, not at once')
 })
+
+test('metrics: idle and PING timeouts by kind, open HTTP/2 connections, immortal streams', async () => {
+  const m = h.herald.metrics
+  const timeouts = Object.fromEntries((await m.h2Timeouts.get()).values.map((v) => [v.labels.kind, v.value]))
+  assert.ok(timeouts.stream >= 1, 'stream idle timeouts counted')
+  assert.ok(timeouts.session >= 1, 'session idle timeouts counted')
+  assert.ok(timeouts.ping >= 1, 'unanswered PINGs counted')
+  const open = h.herald.listeners.reduce((n, l) => n + l.sessions.size, 0)
+  assert.equal((await m.h2Sessions.get()).values[0].value, open)
+  const held = h.herald.listeners.reduce((n, l) => n + [...l.sessions].reduce((k, s) => k + s.held, 0), 0)
+  assert.equal((await m.h2HeldStreams.get()).values[0].value, held)
+  const text = await (await fetch(`${h.url}/metrics`)).text()
+  assert.match(text, /herald_h2_timeouts_total\{kind="ping"\} \d/)
+})
