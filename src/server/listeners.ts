@@ -105,6 +105,13 @@ function onStreamIdle(this: ServerHttp2Stream): void {
   this.close(http2.constants.NGHTTP2_CANCEL)
 }
 
+const kListener = Symbol('herald.listener')
+type TrackedSocket = Socket & { [kListener]?: Listener }
+
+function onTrackedClose(this: TrackedSocket): void {
+  this[kListener]?.sockets.delete(this)
+}
+
 interface ListenerSessionState extends H2SessionState {
   readonly listener: Listener
 }
@@ -127,7 +134,8 @@ export class Listener {
   /** Cleartext only: the HTTP/1.1 server that sniffed non-h2 sockets go to. */
   readonly h1: http.Server | undefined
   readonly sessions = new Set<ListenerSessionState>()
-  private readonly sockets = new Set<Socket>()
+  /** @internal every accepted TCP socket, destroyed if still open when the shutdown grace ends */
+  readonly sockets = new Set<Socket>()
   private address: AddressInfo | undefined
   private pingTimer: NodeJS.Timeout | undefined
 
@@ -150,7 +158,8 @@ export class Listener {
         settings,
       }, onRequest)
       addHttp1Handlers(secure, deps)
-      secure.on('secureConnection', (socket: Socket) => this.track(socket))
+      // The raw TCP socket, so shutdown also reaches connections still in their TLS handshake.
+      secure.on('connection', (socket: Socket) => this.track(socket))
       secure.on('tlsClientError', (err: Error) => log.debug({ err: err.message, listener: spec.name }, 'tls client error'))
       this.h2 = secure
       this.server = secure
@@ -234,9 +243,10 @@ export class Listener {
     this.h1?.close(() => {})
   }
 
-  private track(socket: Socket): void {
+  private track(socket: TrackedSocket): void {
     this.sockets.add(socket)
-    socket.once('close', () => this.sockets.delete(socket))
+    socket[kListener] = this
+    socket.once('close', onTrackedClose)
   }
 
   private onSession(session: Http2Session): void {

@@ -184,3 +184,23 @@ test('shutdown closes idle HTTP/1.1 keep-alive sockets at once, cleartext and TL
   for (const t of closedAt) assert.ok(t - start < 2000, `closed after ${t - start} ms, not at the end of the 5 s grace`)
   c.remove()
 })
+
+test('shutdown ends silent sockets after the grace: one in its TLS handshake, one the sniffer still waits on', async () => {
+  const c = makeSelfSignedCert()
+  const herald = new Herald({
+    config: loadConfig({ overrides: { host: '127.0.0.1', port: 0, listeners: [{ port: 0, tlsCert: c.cert, tlsKey: c.key }] } }),
+    logger: createLogger('err'),
+  })
+  await herald.listen()
+  const sockets = await Promise.all(herald.listeners.map(async (l) => {
+    const socket = net.connect(Number(new URL(l.url).port), '127.0.0.1')
+    socket.on('error', () => {})
+    await once(socket, 'connect')
+    return socket
+  }))
+  const start = Date.now()
+  await herald.close(300)
+  assert.ok(Date.now() - start < 3000, `closed in ${Date.now() - start} ms`)
+  await Promise.all(sockets.map((s) => (s.closed ? undefined : once(s, 'close'))))
+  c.remove()
+})
