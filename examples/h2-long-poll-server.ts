@@ -4,8 +4,7 @@
 //
 //   npx tsx examples/h2-long-poll-server.ts [--interval SECONDS] [any herald option]
 //   npx tsx src/client/cli.ts --long-poll http://127.0.0.1:8080/timestamps     (or herald-client)
-import { createHerald } from '../src/index.js'
-import { markLongLived } from '../src/server/long-lived.js'
+import { createHerald, markLongLived } from '../src/index.js'
 
 const argv = process.argv.slice(2)
 let intervalS = 60

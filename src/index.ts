@@ -11,3 +11,6 @@ export type { JobContext, JobHandler, JobSnapshot, JobState, JobTypeDefinition }
 export { jobStream } from './jobs/job.js'
 export type { StreamMessage, StreamPosition } from './protocol/messages.js'
 export type { Session, SessionSink, SessionInfo, Framing } from './transport/session.js'
+export { markLongLived } from './server/long-lived.js'
+export type { Listener, ListenerSpec } from './server/listeners.js'
+export { openLongPoll, streamLongPollRxOnly, type LongPoll, type LongPollOptions } from './client/h2-long-poll.js'
