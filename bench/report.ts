@@ -197,6 +197,7 @@ export interface ReportInput {
   stealPct: number
   argv: string[]
   repeats: number
+  jobsRepeats: number
   opts: Options
 }
 
@@ -214,7 +215,7 @@ hand: the text around the tables comes from \`bench/report-notes.md\`.
 
 ${machine()}
 - Host steal over the whole run: ${r.stealPct.toFixed(1)}% of all CPU time (from /proc/stat); per-phase steal is in the tables.
-- Whole run: ${(r.elapsedSec / 60).toFixed(1)} minutes, ${r.repeats} repeat(s), interleaved server by server (A B C D, A B C D).
+- Whole run: ${(r.elapsedSec / 60).toFixed(1)} minutes, ${r.repeats} repeat(s) (jobs: ${r.jobsRepeats}, its 10k connects dominate the time budget), interleaved server by server (A B C D, A B C D).
 
 ## Workload
 

@@ -85,7 +85,7 @@ async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, pla
   await pub.reopen()
   pub.takePublished()
   const errors0 = pub.errors.length
-  await sleep(300)
+  await sleep(150)
   const serverPids = srv.pids()
   const driverPids = driver.pids()
   const cpu0 = groupCpu(serverPids)
@@ -277,15 +277,15 @@ export async function idle(adapter: ServerAdapter, transport: BenchTransport, si
   for (const N of sizes) {
     const s = await open(adapter, N, 1, opts)
     try {
-      await sleep(500)
+      await sleep(300)
       await s.srv.heapUsed()
-      await sleep(200)
+      await sleep(100)
       const heap0 = (await s.srv.heapUsed()) ?? NaN
       const rss0 = groupRss(s.srv.pids())
       const g = await grow(s, transport, N, (i) => `idle-${runId}-${i}`)
-      await sleep(1000)
+      await sleep(700)
       const heap1 = (await s.srv.heapUsed()) ?? NaN
-      await sleep(300)
+      await sleep(200)
       const rss1 = groupRss(s.srv.pids())
       const f: IdleFigures = { rssPerConn: (rss1 - rss0) / N, heapPerConn: (heap1 - heap0) / N, connectPerSec: N / g.seconds, rssBase: rss0, ended: 0 }
       rows.push({ scenario: 'idle', server: adapter.name, transport, size: N, phase: 'idle', idle: f, note: g.note })
