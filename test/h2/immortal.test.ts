@@ -9,10 +9,11 @@ import { connectH2, curl, FreezableProxy } from '../support/h2.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
 import { makeSelfSignedCert, type TestCert } from '../support/tls.js'
 
-// Idle timeouts of 0.3 s; the test route is silent for 0.7 s between lines, so a stream that
+// Idle timeouts of 0.5 s; the test route is silent for 1 s between lines, so a stream that
 // receives all its lines outlived the stream and session idle timeouts several times over.
-const IDLE = 0.3
-const GAP_MS = 700
+// (Not shorter: a loaded machine must not stall past an idle timeout before a request is read.)
+const IDLE = 0.5
+const GAP_MS = 1000
 
 let h: TestHerald
 let cert: TestCert
@@ -87,8 +88,8 @@ const lines = (o: Outcome) => o.body.split('\n').filter(Boolean)
 
 test('a half-closed GET outlives the stream and session idle timeouts and keeps receiving', async () => {
   const session = await connectH2(immortalUrl)
-  const out = await collect(session.request({ ':path': '/test/ticks?n=3' }))
-  assert.deepEqual(lines(out), ['start', 'tick 1', 'tick 2', 'tick 3'])
+  const out = await collect(session.request({ ':path': '/test/ticks?n=2' }))
+  assert.deepEqual(lines(out), ['start', 'tick 1', 'tick 2'])
   assert.equal(out.rstCode, http2.constants.NGHTTP2_NO_ERROR)
   assert.equal(out.aborted, false)
   session.close()
@@ -96,7 +97,7 @@ test('a half-closed GET outlives the stream and session idle timeouts and keeps 
 
 test('the same request on a listener without the option is cut at the idle timeout', async () => {
   const session = await connectH2(plainUrl)
-  const out = await collect(session.request({ ':path': '/test/ticks?n=3' }))
+  const out = await collect(session.request({ ':path': '/test/ticks?n=2' }))
   assert.deepEqual(lines(out), ['start'])
   assert.ok(out.aborted || out.rstCode !== 0, `cut (rstCode ${out.rstCode})`)
   session.destroy()
@@ -126,21 +127,25 @@ test('streamLongPollRxOnly: an empty DATA frame with END_STREAM makes an open st
 })
 
 test('TLS with ALPN h2: curl --http2 and Node\'s client stay connected past the timeouts', async () => {
-  const r = await curl(['-k', '--http2', '-w', '%{http_version}', `${tlsUrl}/test/ticks?n=2`])
-  assert.equal(r.code, 0, r.stderr)
-  assert.equal(r.stdout, 'start\ntick 1\ntick 2\n2')
   const session = await connectH2(tlsUrl)
   assert.equal((session.socket as any).alpnProtocol, 'h2')
-  const out = await collect(session.request({ ':path': '/test/ticks?n=2' }))
+  const [r, out] = await Promise.all([
+    curl(['-k', '--http2', '-w', '%{http_version}', `${tlsUrl}/test/ticks?n=2`]),
+    collect(session.request({ ':path': '/test/ticks?n=2' })),
+  ])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, 'start\ntick 1\ntick 2\n2')
   assert.deepEqual(lines(out), ['start', 'tick 1', 'tick 2'])
   session.close()
 })
 
 test('curl --http2-prior-knowledge: kept on the option listener, cut on the plain one', async () => {
-  const kept = await curl(['--http2-prior-knowledge', '-w', '%{http_version}', `${immortalUrl}/test/ticks?n=2`])
+  const [kept, cut] = await Promise.all([
+    curl(['--http2-prior-knowledge', '-w', '%{http_version}', `${immortalUrl}/test/ticks?n=2`]),
+    curl(['--http2-prior-knowledge', `${plainUrl}/test/ticks?n=2`]),
+  ])
   assert.equal(kept.code, 0, kept.stderr)
   assert.equal(kept.stdout, 'start\ntick 1\ntick 2\n2')
-  const cut = await curl(['--http2-prior-knowledge', `${plainUrl}/test/ticks?n=2`])
   assert.notEqual(cut.code, 0)
   assert.equal(cut.stdout, 'start\n')
 })
@@ -157,7 +162,7 @@ test('a peer that stops answering PINGs is dropped, freeing its streams', async 
   stream.on('error', () => {})
   await once(stream, 'response')
   // Alive and answering PINGs: still there after several idle timeouts.
-  await new Promise((r) => setTimeout(r, 1000))
+  await new Promise((r) => setTimeout(r, IDLE * 1000 * 3))
   assert.ok(!serverClosed.includes('frozen'))
   assert.ok(pings > 0, 'the server checks liveness with PINGs')
   const listener = h.herald.listeners[0]

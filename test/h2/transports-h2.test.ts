@@ -8,9 +8,9 @@ import { startHerald, type TestHerald } from '../support/herald.js'
 import { makeSelfSignedCert, type TestCert } from '../support/tls.js'
 
 // SSE, NDJSON, session long polling and the per-job poll over HTTP/2 (TLS and h2c), with curl
-// and Node's client. No protocol pings (pingInterval 0) and an h2 idle timeout of 0.3 s, so a
+// and Node's client. No protocol pings (pingInterval 0) and an h2 idle timeout of 0.5 s, so a
 // silent stream that lives longer than that does so because it is immortal.
-const IDLE = 0.3
+const IDLE = 0.5
 
 let h: TestHerald
 let cert: TestCert
@@ -23,7 +23,7 @@ before(async () => {
   h = await startHerald({
     publicStreams: true,
     pingInterval: 0,
-    pollInterval: 1.5,
+    pollInterval: 3,
     pollFlushInterval: 0.05,
     h2IdleTimeout: IDLE,
     h2HalfClosedLongPoll: true,
@@ -150,7 +150,7 @@ test('immortal SSE: silent for several idle timeouts on an option listener, then
   cutSession.destroy()
 })
 
-test('immortal held polls: a session long poll (1.5 s hold) and a job poll outlive the idle timeout; cut on the plain listener', async () => {
+test('immortal held polls: a session long poll (3 s hold) and a job poll outlive the idle timeout; cut on the plain listener', async () => {
   for (const [base, immortal] of [[h2c, true], [plain, false]] as const) {
     const session = await connectH2(base)
     const first = H2Reader.open(session, '/lp', { method: 'POST', body: JSON.stringify({ command: 'subscribe', identifier: publicIdentifier('h2/held') }) })
@@ -159,7 +159,7 @@ test('immortal held polls: a session long poll (1.5 s hold) and a job poll outli
     // An external job without events: its poll waits for the first one, here until its timeout.
     const job = await startJob('external', undefined)
     const lp = H2Reader.open(session, '/lp', { method: 'POST', headers: { 'x-anycable-poll-id': pollId } })
-    const jp = H2Reader.open(session, `/jobs/${job.id}/poll?after=0&timeout=1.5`)
+    const jp = H2Reader.open(session, `/jobs/${job.id}/poll?after=0&timeout=3`)
     await Promise.all([lp.closed(), jp.closed()])
     if (immortal) {
       assert.equal(lp.status, 200, 'the held long poll answered at its hold time')
@@ -176,7 +176,7 @@ test('immortal held polls: a session long poll (1.5 s hold) and a job poll outli
 
 test('curl --http2-prior-knowledge: a silent SSE stream outlives the idle timeout on the option listener', async () => {
   const stream = 'h2/curl-quiet'
-  const pending = curl(['--http2-prior-knowledge', '-N', '-m', '3', `${h2c}/events?stream=${stream}`])
+  const pending = curl(['--http2-prior-knowledge', '-N', '-m', '4', `${h2c}/events?stream=${stream}`])
   await sleep(IDLE * 1000 * 4)
   await publish(stream, { after: 'silence' })
   const r = await pending
