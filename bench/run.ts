@@ -2,7 +2,7 @@
  * `npm run bench` — Herald side by side with a hand-tuned raw ws server, Socket.IO 4.x and
  * Nchan, same driver and workload. `npm run bench -- --help` lists the options.
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { churn, fanout, idle, jobs, type Options, type Row } from './scenarios.js'
 import { cpuSample, stealPercent } from './lib/proc.js'
@@ -26,7 +26,8 @@ scenarios: ${SCENARIOS.join(', ')} (default: all)
   --idle 5000                           idle connection counts
   --repeats 2                           runs of everything, interleaved server by server
   --jobs-repeats 1                      runs of the jobs scenario (its 10k connects dominate the time budget)
-  --report docs/benchmarks.md           also write the Markdown report there
+  --report docs/benchmarks.md           also write the Markdown report there (the rows go to <report>.json too)
+  --from-json docs/benchmarks.json      re-render the report from a saved run instead of running
   --smoke                               the smallest run: 20 subscribers, short phases
 `
 
@@ -41,6 +42,7 @@ const { values, positionals } = parseArgs({
     repeats: { type: 'string' },
     'jobs-repeats': { type: 'string' },
     report: { type: 'string' },
+    'from-json': { type: 'string' },
     smoke: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -79,6 +81,13 @@ const jobsRepeats = Number(values['jobs-repeats'] ?? 1)
 
 // Ctrl-C or a kill: exit normally so the servers and driver processes started are stopped too.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130))
+
+if (values['from-json']) {
+  // Re-render only (e.g. after editing bench/report-notes.md): same tables, same figures.
+  const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as Parameters<typeof renderReport>[0]
+  writeFileSync(values.report ?? 'docs/benchmarks.md', renderReport(saved))
+  process.exit(0)
+}
 
 const log = (s: string) => process.stdout.write(`${s.startsWith('  ') ? `[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s]${s}` : s}\n`)
 const skipped: string[] = []
@@ -137,7 +146,9 @@ log(`\n${tables}`)
 if (skipped.length) log(`Skipped or failed:\n${skipped.map((s) => `- ${s}`).join('\n')}\n`)
 log(`Whole run: ${elapsed.toFixed(0)} s, host steal ${steal.toFixed(1)}% of all CPU time.`)
 if (values.report) {
-  writeFileSync(values.report, renderReport({ rows, skipped, elapsedSec: elapsed, stealPct: steal, argv: process.argv.slice(2), repeats, jobsRepeats: Math.min(repeats, jobsRepeats), opts }))
+  const input = { rows, skipped, elapsedSec: elapsed, stealPct: steal, argv: process.argv.slice(2), repeats, jobsRepeats: Math.min(repeats, jobsRepeats), opts, finishedAt: new Date().toISOString() }
+  writeFileSync(values.report.replace(/\.md$/, '') + '.json', JSON.stringify(input))
+  writeFileSync(values.report, renderReport(input))
   log(`Report written to ${values.report}`)
 }
 process.exit(0)

@@ -13,6 +13,8 @@ const WORKER = fileURLToPath(new URL('../driver/worker.ts', import.meta.url))
  */
 const PER_SOURCE = 2_000
 const SOURCE_BASE = 2 + Math.floor(Math.random() * 200)
+/** Connections opened by this process so far: every pool moves on to fresh sources. */
+let opened = 0
 const sourceFor = (g: number) => `127.0.0.${2 + ((SOURCE_BASE + Math.floor(g / PER_SOURCE)) % 250)}`
 
 /**
@@ -78,12 +80,13 @@ export class DriverPool {
   async connect(spec: ClientSpec, streams: string[], concurrency = 256): Promise<{ ok: number; failed: number; error?: string }> {
     const parts: { streams: string[]; locals: string[] }[] = this.workers.map(() => ({ streams: [], locals: [] }))
     streams.forEach((s, k) => {
-      const g = this.total + k
+      const g = opened + k
       const p = parts[k % parts.length]
       p.streams.push(s)
       p.locals.push(sourceFor(g))
     })
     this.total += streams.length
+    opened += streams.length
     const done = this.gather('connected', (m) => m as Extract<FromWorker, { op: 'connected' }>)
     parts.forEach((p, i) => this.send(i, { op: 'connect', spec, streams: p.streams, localAddresses: p.locals, concurrency: Math.ceil(concurrency / parts.length) }))
     const res = await done
