@@ -52,8 +52,9 @@ test('NDJSON: curl -N follows a job to its end', async () => {
   assert.equal(lines[0].message.type, 'snapshot')
   // The stream ends with the outcome: the succeeded event, or (when curl started only after the
   // job had finished, as a loaded machine allows) the snapshot that already holds it.
-  const last = lines.at(-1).message
+  const last = lines.filter((l) => l.message).at(-1).message
   assert.ok(last.type === 'succeeded' || (last.type === 'snapshot' && last.job.state === 'succeeded'), JSON.stringify(last))
+  assert.deepEqual(lines.at(-1), { type: 'disconnect', reason: 'complete', reconnect: false })
 })
 
 test('NDJSON /stream?stream=: resumes with ?after=&epoch= after a dropped connection, no loss and no duplicates', async () => {
