@@ -110,7 +110,8 @@ for (const scheme of ['h2c', 'tls'] as const) {
     await publish(stream, { hello: scheme })
     await sse.waitFor((b) => b.includes(`data: {"hello":"${scheme}"}`), 'the SSE event')
     await nd.waitFor((b) => b.includes(`"message":{"hello":"${scheme}"}`), 'the NDJSON line')
-    sse.stream.close()
+    // The SSE stream stays open: it keeps the connection immortal while the test goes on, so a
+    // slow publish on a loaded machine cannot let the 0.5 s idle timeout close it in between.
     nd.stream.close()
 
     const first = H2Reader.open(session, '/lp', { method: 'POST', body: JSON.stringify({ command: 'subscribe', identifier: publicIdentifier(stream) }) })
@@ -128,6 +129,7 @@ for (const scheme of ['h2c', 'tls'] as const) {
     const jp = await h2Request(session, `/jobs/${job.id}/poll?after=0&timeout=5`)
     assert.equal(jp.status, 200)
     assert.ok(JSON.parse(jp.body).events.length > 0)
+    sse.stream.close()
     session.close()
   })
 }
@@ -152,12 +154,12 @@ test('immortal SSE: silent for several idle timeouts on an option listener, then
 
 test('immortal held polls: a session long poll (3 s hold) and a job poll outlive the idle timeout; cut on the plain listener', async () => {
   for (const [base, immortal] of [[h2c, true], [plain, false]] as const) {
-    const session = await connectH2(base)
-    const first = H2Reader.open(session, '/lp', { method: 'POST', body: JSON.stringify({ command: 'subscribe', identifier: publicIdentifier('h2/held') }) })
-    await first.closed()
-    const pollId = String(first.headers['x-anycable-poll-id'])
     // An external job without events: its poll waits for the first one, here until its timeout.
     const job = await startJob('external', undefined)
+    const first = await curl([...curlH2(base), '-D', '-', '-X', 'POST', '--data-binary', JSON.stringify({ command: 'subscribe', identifier: publicIdentifier('h2/held') }), `${base}/lp`])
+    const pollId = /x-anycable-poll-id: (\S+)/i.exec(first.stdout)?.[1]
+    assert.ok(pollId, first.stdout)
+    const session = await connectH2(base)
     const lp = H2Reader.open(session, '/lp', { method: 'POST', headers: { 'x-anycable-poll-id': pollId } })
     const jp = H2Reader.open(session, `/jobs/${job.id}/poll?after=0&timeout=3`)
     await Promise.all([lp.closed(), jp.closed()])
