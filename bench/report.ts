@@ -92,9 +92,9 @@ export function renderTables(rows: Row[]): string {
   const idl = keys('idle')
   if (idl.length) {
     out.push('\n### Idle: N connections, each subscribed to its own stream\n')
-    out.push('Server RSS and heap (after a full GC, Node servers) per connection = (connected − before) / N; connect rate = N / time until the server counted N subscriptions. Ratio = Herald ÷ row (RSS per connection; lower is better for Herald).\n')
+    out.push('Server RSS and heap (after a full GC, Node servers) per connection = growth from N/5 to N connections, divided by 4N/5; connect rate = 4N/5 / time until the server counted all N subscriptions. "RSS at N/5" is the baseline. Ratio = Herald ÷ row (RSS per connection; lower is better for Herald).\n')
     out.push(table(
-      ['transport', 'N', 'server', 'RSS KiB/conn', 'Herald ÷ row', 'heap KiB/conn', 'connects/s', 'RSS before MiB', 'note'],
+      ['transport', 'N', 'server', 'RSS KiB/conn', 'Herald ÷ row', 'heap KiB/conn', 'connects/s', 'RSS at N/5 MiB', 'note'],
       idl.map((k) => {
         const g = find(all, 'idle', k.transport, k.size, k.server, 'idle')
         const h = find(all, 'idle', k.transport, k.size, 'herald', 'idle')

@@ -72,7 +72,18 @@ export async function waitForPort(port: number, child: ChildProcess, timeoutMs =
 /** Every server process the harness started, killed if the harness itself exits early. */
 const started = new Set<ChildProcess>()
 process.on('exit', () => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  for (const c of started) {
+    if (c.exitCode !== null || c.signalCode !== null) continue
+    // nginx's workers outlive a killed master: kill them first.
+    for (const pid of childPids(c.pid ?? 0)) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+    c.kill('SIGKILL')
+  }
 })
 export function track(child: ChildProcess): ChildProcess {
   started.add(child)

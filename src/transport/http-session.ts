@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import { Disconnects, type Disconnect } from '../disconnect.js'
 import type { Connection } from '../connection/connection.js'
 import { markLongLived } from '../server/long-lived.js'
@@ -42,13 +41,6 @@ export function infoFor(transport: SessionInfo['transport'], req: HttpRequest, f
 
 const kConn = Symbol('herald.connection')
 type Tagged = HttpResponse & { [kConn]?: Connection }
-
-const CRLF = Buffer.from('\r\n', 'latin1')
-
-/** A one-off 'drain' listener for a refused direct write: rare, so a closure costs nothing per message. */
-function drainedTo(conn: Connection): () => void {
-  return () => conn.drained()
-}
 
 function onDrain(this: Tagged): void {
   this[kConn]?.drained()
@@ -94,27 +86,8 @@ export class StreamSession implements Session {
     for (const f of frames) bytes += f.length
     // Quiet framings drop bookkeeping replies as empty frames; an empty write would only cost a syscall.
     if (bytes === 0) return true
-    const socket = this.direct ?? this.directSocket()
-    if (socket !== null) {
-      // HTTP/1.1: frame the chunk here and make one socket write; ServerResponse.write costs a
-      // cork, a nextTick and a 4-part writev per call, and defers every subscriber's bytes to
-      // after the whole fan-out walk (bench fanout sse: ~1.6x server CPU per delivery).
-      const ok = socket.write(Buffer.concat([Buffer.from(`${bytes.toString(16)}\r\n`, 'latin1'), ...frames, CRLF]))
-      if (!ok && this.conn) socket.once('drain', drainedTo(this.conn))
-      return ok
-    }
     // Both response types take a Buffer; TypeScript cannot call the union of their overloads.
     return (res as ServerResponse).write(frames.length === 1 ? frames[0] : Buffer.concat(frames))
-  }
-
-  /** The socket, once it is safe to write chunks to it directly; null for HTTP/2 or while Node still buffers the response. */
-  private direct: Socket | null | undefined = undefined
-  private directSocket(): Socket | null {
-    const res = this.res as ServerResponse & { chunkedEncoding?: boolean; outputSize?: number }
-    const socket = res.socket
-    if (!(res.chunkedEncoding === true && res.headersSent && socket && (socket as Socket & { _httpMessage?: unknown })._httpMessage === res)) return null
-    if (res.outputSize !== 0) return null
-    return (this.direct = socket)
   }
 
   get bufferedBytes(): number {
