@@ -62,13 +62,13 @@ export function renderTables(rows: Row[]): string {
     out.push('### Fan-out: N subscribers on one stream, 100 B messages\n')
     out.push('Throughput is the flat-out phase (publisher kept a small window of messages in flight); latency is the 10 msg/s phase unless marked flat. Ratio = Herald ÷ row (deliveries/s). Driver CPU = all driver processes together / the busiest one, % of one core.\n')
     out.push(table(
-      ['transport', 'N', 'server', 'deliveries/s flat out', 'Herald ÷ row', 'server CPU µs/delivery', 'p50 ms @10/s', 'p95 ms @10/s', 'p99 ms @10/s', 'max ms @10/s', 'p99 ms flat', 'lost/dup/reorder', 'driver CPU %', 'steal %', 'note'],
+      ['transport', 'N', 'server', 'deliveries/s flat out', 'Herald ÷ row', 'server CPU µs/delivery', 'row ÷ Herald (CPU/delivery)', 'p50 ms @10/s', 'p95 ms @10/s', 'p99 ms @10/s', 'max ms @10/s', 'p99 ms flat', 'lost/dup/reorder', 'driver CPU %', 'steal %', 'note'],
       fan.map((k) => {
         const flat = find(all, 'fanout', k.transport, k.size, k.server, 'flat out')
         const slow = find(all, 'fanout', k.transport, k.size, k.server, '10 msg/s')
         const h = find(all, 'fanout', k.transport, k.size, 'herald', 'flat out')
         return [k.transport, String(k.size), k.server, range(figs(flat, 'deliveriesPerSec')), ratio(figs(h, 'deliveriesPerSec'), figs(flat, 'deliveriesPerSec')),
-          range(figs(flat, 'cpuPerDeliveryUs')), ms(figs(slow, 'p50')), ms(figs(slow, 'p95')), ms(figs(slow, 'p99')), ms(figs(slow, 'max')), ms(figs(flat, 'p99')),
+          range(figs(flat, 'cpuPerDeliveryUs')), ratio(figs(flat, 'cpuPerDeliveryUs'), figs(h, 'cpuPerDeliveryUs')), ms(figs(slow, 'p50')), ms(figs(slow, 'p95')), ms(figs(slow, 'p99')), ms(figs(slow, 'max')), ms(figs(flat, 'p99')),
           errs([flat, slow]), driver(flat), range([...figs(flat, 'stealPct'), ...figs(slow, 'stealPct')], 2), notes([flat, slow])]
       }),
     ))
@@ -137,6 +137,12 @@ export function renderTargets(rows: Row[]): string {
     const p = med(flat('ws', 5000, peer), 'deliveriesPerSec')
     lines.push(`| WebSocket fan-out deliveries/s at 5k ≥ ${f}× ${peer} | ${fmt(hw)} vs ${fmt(p)} (${Number.isFinite(p) ? (hw / p).toFixed(2) : '–'}×) | ${verdict(cmp(hw, p, f))} |`)
   }
+  // The stable figure when the driver saturates (see "How to read"): work per delivery, same targets.
+  const hc = med(flat('ws', 5000, 'herald'), 'cpuPerDeliveryUs')
+  for (const [peer, f] of [['ws', 0.9], ['socket.io', 5], ['nchan', 1]] as const) {
+    const p = med(flat('ws', 5000, peer), 'cpuPerDeliveryUs')
+    lines.push(`| (same, by server CPU per delivery at 5k: ${peer} ÷ Herald ≥ ${f}) | ${fmt(p)} vs ${fmt(hc)} µs (${Number.isFinite(p) ? (p / hc).toFixed(2) : '–'}×) | ${verdict(Number.isFinite(p) && Number.isFinite(hc) ? p / hc >= f : undefined)} |`)
+  }
   for (const t of ['sse', 'long-poll']) {
     for (const n of [1000, 5000]) {
       const h = flat(t, n, 'herald')
@@ -152,6 +158,10 @@ export function renderTargets(rows: Row[]): string {
   const hwI = median(idleOf('ws', 'herald')), wsI = median(idleOf('ws', 'ws'))
   lines.push(`| Idle RSS per WebSocket ≤ 1.25× raw ws | ${fmt(hwI / 1024)} vs ${fmt(wsI / 1024)} KiB (${(hwI / wsI).toFixed(2)}×) | ${verdict(Number.isFinite(hwI) && Number.isFinite(wsI) ? hwI <= 1.25 * wsI : undefined)} |`)
   lines.push(`| Idle RSS per WebSocket ≤ 8 KiB | ${fmt(hwI / 1024)} KiB | ${verdict(Number.isFinite(hwI) ? hwI <= 8192 : undefined)} |`)
+  // RSS per connection depends on what malloc and V8 already hold; the heap after a full GC does not.
+  const heapOf = (t: string, s: string) => all.filter((g) => g.scenario === 'idle' && g.transport === t && g.server === s).flatMap((g) => g.runs.map((r) => r.idle?.heapPerConn ?? NaN))
+  const hwH = median(heapOf('ws', 'herald')), wsH = median(heapOf('ws', 'ws'))
+  lines.push(`| (same, by heap after GC: ≤ 1.25× raw ws) | ${fmt(hwH / 1024)} vs ${fmt(wsH / 1024)} KiB (${(hwH / wsH).toFixed(2)}×) | ${verdict(Number.isFinite(hwH) && Number.isFinite(wsH) ? hwH <= 1.25 * wsH : undefined)} |`)
   const hsI = median(idleOf('sse', 'herald'))
   lines.push(`| Idle RSS per SSE connection ≤ 16 KiB | ${fmt(hsI / 1024)} KiB | ${verdict(Number.isFinite(hsI) ? hsI <= 16384 : undefined)} |`)
   for (const t of ['ws', 'sse']) {
@@ -225,6 +235,19 @@ ${machine()}
 - Fan-out sizes: WebSocket ${o.fanoutWs.join(', ')}; SSE/NDJSON ${o.fanoutHttp.join(', ')}; long-poll ${o.fanoutPoll.join(', ')}. Each size: ${o.rateSeconds} s at 10 msg/s, then flat out (up to ${o.flatDeliveries.toLocaleString('en')} deliveries or ${o.flatMaxSeconds} s).
 - Jobs sizes: ${o.jobs.join(', ')} (long-poll: ${o.jobsPoll.join(', ')}), ${o.jobsSeconds} s each. Idle: ${o.idle.join(', ')} connections. Churn: ${o.churnClients} long-poll clients, ${o.churnRate} msg/s for ${o.churnSeconds} s.
 - Messages are 100 B of JSON \`{"seq":N,"t":<µs>,"pad":"…"}\` published over HTTP (Herald \`POST /_broadcast\`, Nchan \`POST /pub/<ch>\`, the Node peers \`POST /pub/<ch>\` or \`POST /pub\` with an array; batch arrays where the server takes them).
+
+## Commands
+
+\`\`\`sh
+npm run bench -- --report docs/benchmarks.md            # this report: every scenario, server and transport (${(r.elapsedSec / 60).toFixed(0)} min here)
+npm run bench -- fanout --servers herald,ws --transports ws --subscribers 5000 --repeats 1   # one targeted case
+npm run bench -- --help                                  # scenarios and options
+BENCH_CPU_PROF=/tmp/prof npm run bench -- fanout --servers herald --transports ws --subscribers 5000 --repeats 1
+npx tsx bench/lib/profile-top.ts /tmp/prof/<file>.cpuprofile          # hot spots by self time
+BENCH_HEAP_SNAPSHOT=/tmp/snap npm run bench -- idle --servers herald --transports ws --idle 2000 --repeats 1
+npx tsx bench/lib/heap-top.ts <before>.heapsnapshot <after>.heapsnapshot 1600   # bytes per connection by type
+node --import tsx --test test/bench/harness.test.ts      # the smoke test (20 subscribers, Herald, WebSocket)
+\`\`\`
 
 ## Results
 

@@ -84,7 +84,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.
 
 if (values['from-json']) {
   // Re-render only (e.g. after editing bench/report-notes.md): same tables, same figures.
-  const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as Parameters<typeof renderReport>[0]
+  // JSON turned NaN ("not measured") into null: turn it back.
+  const saved = JSON.parse(readFileSync(values['from-json'], 'utf8'), (_k, v: unknown) => (v === null ? NaN : v)) as Parameters<typeof renderReport>[0]
   writeFileSync(values.report ?? 'docs/benchmarks.md', renderReport(saved))
   process.exit(0)
 }

@@ -146,6 +146,8 @@ async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, pla
   pub.onAnswer = () => {}
   const published = pub.takePublished()
   const results = await driver.collect(published)
+  // Which state a connection that missed messages was left in (a stalled server vs a parser): to stderr.
+  for (const r of results) if (r.firstLoss) process.stderr.write(`lost messages on one connection, its state: ${r.firstLoss}\n`)
   const span = (tEnd - t0) / 1000
   const delivered = sum(results, 'delivered')
   const driverCpu = d1.map((c, i) => c - d0[i])

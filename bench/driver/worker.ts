@@ -30,6 +30,8 @@ export interface WorkerResult {
   maxLatencyUs: number
   /** Sparse histogram: [bucket, count, bucket, count, …]. */
   hist: number[]
+  /** State of the first connection that missed messages, to tell a server stall from a parser one. */
+  firstLoss?: string
 }
 
 const tally = new Tally()
@@ -116,7 +118,12 @@ function collect(published: Record<string, number>): WorkerResult {
     r.unique += c.unique
     r.dup += c.dup
     r.reorder += c.reorder
-    r.lost += Math.max(0, (published[c.stream] ?? 0) - c.unique - c.reorder)
+    const lost = Math.max(0, (published[c.stream] ?? 0) - c.unique - c.reorder)
+    r.lost += lost
+    if (lost > 0 && r.firstLoss === undefined) {
+      r.firstLoss = JSON.stringify({ conn: c.index, lastSeq: c.lastSeq, unique: c.unique, phase: c.phase, chunked: c.chunked, chunkLeft: c.chunkLeft,
+        pending: c.pending?.toString('latin1').slice(0, 80), tail: c.tail?.length, tailHead: c.tail?.toString('latin1').slice(0, 80), ended: c.ended, bytesRead: c.socket.bytesRead })
+    }
     if (c.ended) r.ended++
   }
   const h = tally.hist
