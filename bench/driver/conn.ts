@@ -102,46 +102,81 @@ export class Conn {
   }
 }
 
-const T = 0x74 // 't'
 const QUOTE = 0x22
 
-/** Reads the unsigned integer starting at or after `i` (skipping `":\` etc.); -1 if cut off. */
-function readNumber(buf: Buffer, i: number, end: number): [number, number] {
-  const limit = Math.min(end, i + 4)
-  while (i < limit && (buf[i] < 0x30 || buf[i] > 0x39)) i++
+const BACKSLASH = 0x5c
+const COLON = 0x3a
+/** afterKey: not a key here, or the buffer ends before that is known. */
+const NOT_KEY = -1
+const CUT = -2
+
+/**
+ * Index of the first digit after a key's closing `":` (or JSON-escaped `\":`), NOT_KEY when the
+ * bytes there are not that (e.g. "seq" inside a random session id), CUT when the buffer ends first.
+ */
+function afterKey(buf: Buffer, i: number, end: number): number {
+  if (i < end && buf[i] === BACKSLASH) i++
+  if (i >= end) return CUT
+  if (buf[i] !== QUOTE) return NOT_KEY
+  if (++i >= end) return CUT
+  if (buf[i] !== COLON) return NOT_KEY
+  if (++i >= end) return CUT
+  return buf[i] >= 0x30 && buf[i] <= 0x39 ? i : NOT_KEY
+}
+
+/** The unsigned integer whose first digit is at `i`, and the index after it; -1 if it runs to `end`. */
+function readDigits(buf: Buffer, i: number, end: number): [number, number] {
   let v = 0
-  const start = i
   while (i < end) {
     const c = buf[i]
-    if (c < 0x30 || c > 0x39) break
+    if (c < 0x30 || c > 0x39) return [v, i]
     v = v * 10 + (c - 0x30)
     i++
   }
-  if (i === end || i === start) return [-1, i]
-  return [v, i]
+  return [-1, i]
 }
 
 /**
  * Finds every `"seq":N,"t":T` in buf[start, end) (also JSON-escaped, as in Socket.IO string
- * payloads) and records it. Works on any envelope, so one scanner serves every server.
- * Returns the index where an incomplete message begins, or `end` when all was consumed.
+ * payloads) and records it. Works on any envelope, so one scanner serves every server; a "seq"
+ * or "t" that is not such a key (a session id can contain "seq") is skipped.
+ * Returns the index where an incomplete message begins, or where scanning may resume.
  */
 export function scanMessages(conn: Conn, buf: Buffer, start: number, end: number, now: number): number {
   let i = start
   for (;;) {
     const at = buf.indexOf('seq', i)
-    if (at < 0 || at + 3 > end) {
-      // Keep a possible split "se" at the very end.
-      return Math.max(i, end - 2)
+    // Not found: keep a possible split `"se` at the very end.
+    if (at < 0 || at + 3 > end) return Math.max(i, end - 3)
+    if (at <= start || buf[at - 1] !== QUOTE) {
+      i = at + 3
+      continue
     }
-    const [seq, afterSeq] = readNumber(buf, at + 3, end)
-    if (seq < 0) return at
+    const d = afterKey(buf, at + 3, end)
+    if (d === CUT) return Math.max(start, at - 1)
+    if (d === NOT_KEY) {
+      i = at + 3
+      continue
+    }
+    const [seq, afterSeq] = readDigits(buf, d, end)
+    if (seq < 0) return Math.max(start, at - 1)
     // The stamp key "t" follows: `,"t":` or `,\"t\":`.
     let j = afterSeq
-    while (j < end && !(buf[j] === T && (buf[j - 1] === QUOTE) && j + 1 < end && (buf[j + 1] === QUOTE || buf[j + 1] === 0x5c))) j++
-    if (j >= end) return at
-    const [t, afterT] = readNumber(buf, j + 1, end)
-    if (t < 0) return at
+    let t = -1
+    let afterT = 0
+    for (;;) {
+      const k = buf.indexOf('"t', j)
+      if (k < 0 || k + 2 > end) return Math.max(start, at - 1)
+      const d2 = afterKey(buf, k + 2, end)
+      if (d2 === CUT) return Math.max(start, at - 1)
+      if (d2 === NOT_KEY) {
+        j = k + 2
+        continue
+      }
+      ;[t, afterT] = readDigits(buf, d2, end)
+      if (t < 0) return Math.max(start, at - 1)
+      break
+    }
     conn.record(seq, t, now)
     i = afterT
   }
