@@ -123,8 +123,11 @@ export class Hub {
     return this.connections.size < this.options.maxSessions
   }
 
-  /** Wraps a transport's session in a connection and sends `welcome` (or restores `restoreSid`). */
-  accept(session: Session, request: SessionRequest, restoreSid?: string): Connection {
+  /**
+   * Wraps a transport's session in a connection and sends `welcome`, or restores the session the
+   * request names (`X-AnyCable-Restore-SID` header, else `?sid=`) when its wire can restore.
+   */
+  accept(session: Session, request: SessionRequest): Connection {
     const conn = new Connection(this, session, request)
     this.connections.add(conn)
     this.metrics.connections.inc({ transport: session.info.transport })
@@ -137,7 +140,7 @@ export class Hub {
       conn.disconnect(Disconnects.unauthorized)
       return conn
     }
-    conn.open(restoreSid)
+    conn.open(restoreSidOf(session, request))
     return conn
   }
 
@@ -252,4 +255,11 @@ export class Hub {
     }
     this.sessions.sweep(now)
   }
+}
+
+/** The sid a reconnecting client asks to restore; only extended-protocol wires that can restore look. */
+function restoreSidOf(session: Session, request: SessionRequest): string | undefined {
+  if (!session.info.extended || session.info.restorable === false) return undefined
+  const header = request.headers['x-anycable-restore-sid']
+  return (Array.isArray(header) ? header[0] : header) || request.url.searchParams.get('sid') || undefined
 }

@@ -48,7 +48,8 @@ class LongPollSession implements Session {
   conn!: Connection
   held: HeldPoll | undefined
   private pending: Buffer[] = []
-  private pendingBytes = 0
+  /** Bytes waiting here, pending or collected by the held poll: read on every Outbox.push, so kept, not summed. */
+  private waitingBytes = 0
   private keepalive: Deadline | undefined
   closed = false
 
@@ -59,20 +60,18 @@ class LongPollSession implements Session {
   ) {}
 
   get bufferedBytes(): number {
-    let n = this.pendingBytes
-    if (this.held) for (const f of this.held.frames) n += f.length
-    return n
+    return this.waitingBytes
   }
 
   write(frames: Buffer[]): boolean {
     if (this.closed) return true
     const held = this.held
     if (!held) {
-      for (const f of frames) if (f.length > 0) { this.pending.push(f); this.pendingBytes += f.length }
+      for (const f of frames) if (f.length > 0) { this.pending.push(f); this.waitingBytes += f.length }
       return false
     }
     let got = false
-    for (const f of frames) if (f.length > 0) { held.frames.push(f); got = true }
+    for (const f of frames) if (f.length > 0) { held.frames.push(f); this.waitingBytes += f.length; got = true }
     if (got) this.scheduleFlush(held)
     return true
   }
@@ -82,7 +81,7 @@ class LongPollSession implements Session {
     // Too slow: the Outbox sent nothing final and what waits here is dropped; say why, though.
     if (reason === Disconnects.slow) {
       this.pending = []
-      this.pendingBytes = 0
+      this.waitingBytes = 0
       if (this.held) this.held.frames = []
       ;(this.held ? this.held.frames : this.pending).push(Buffer.from(disconnectMessage(reason) + '\n'))
     }
@@ -90,7 +89,7 @@ class LongPollSession implements Session {
     this.transport.forget(this)
     if (this.held) this.answer(reason.httpStatus)
     this.pending = []
-    this.pendingBytes = 0
+    this.waitingBytes = 0
     this.transport.deadlines.cancel(this.keepalive)
     this.keepalive = undefined
   }
@@ -111,9 +110,9 @@ class LongPollSession implements Session {
     // After answering the older poll, which starts the keepalive clock: this one stops it.
     deadlines.cancel(this.keepalive)
     this.keepalive = undefined
+    // The pending frames become the held poll's: still waiting here, so waitingBytes is unchanged.
     const frames = this.pending
     this.pending = []
-    this.pendingBytes = 0
     const held: HeldPoll = {
       res, frames, flushDelay: immediate ? 0 : opts.pollFlushInterval, hold: undefined, flush: undefined,
       onClose: () => this.abandoned(held),
@@ -131,7 +130,6 @@ class LongPollSession implements Session {
     if (this.held !== held) return
     this.held = undefined
     this.release(held)
-    for (const f of held.frames) this.pendingBytes += f.length
     this.pending = held.frames.concat(this.pending)
     if (!this.closed) this.armKeepalive()
   }
@@ -146,6 +144,7 @@ class LongPollSession implements Session {
     this.release(held)
     const body = held.frames.length === 0 ? EMPTY : Buffer.concat(held.frames)
     held.frames = []
+    this.waitingBytes -= body.length
     this.transport.respond(held.res, status, body, this.id)
     if (!this.closed) this.armKeepalive()
   }
@@ -255,8 +254,7 @@ export class LongPollTransport {
     const session = new LongPollSession(infoFor('long-poll', req, jsonlFraming, true), id, this)
     this.sessions.set(id, session)
     this.hub.metrics.longPollClients.inc()
-    const restoreSid = headerValue(req.headers['x-anycable-restore-sid']) ?? url.searchParams.get('sid') ?? undefined
-    session.conn = this.hub.accept(session, request, restoreSid)
+    session.conn = this.hub.accept(session, request)
     holdOpen(req)
     this.run(session, lines, res, true)
   }
@@ -306,8 +304,4 @@ export class LongPollTransport {
       session.conn.receive(line)
     }
   }
-}
-
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v || undefined
 }

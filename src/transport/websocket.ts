@@ -174,8 +174,7 @@ export class WebSocketTransport {
       (socket as Socket).setKeepAlive(true, this.options.kaTime * 1000)
     }
     const session = new WebSocketSession(info, ws, socket)
-    const restoreSid = headerValue(request.headers['x-anycable-restore-sid']) ?? request.url.searchParams.get('sid') ?? undefined
-    const conn = this.hub.accept(session, request, restoreSid)
+    const conn = this.hub.accept(session, request)
     session.conn = conn
     ;(ws as Tagged<WebSocket>)[kConn] = conn
     ws.on('message', onMessage)
@@ -194,8 +193,4 @@ export class WebSocketTransport {
     this.open.clear()
     this.wss.close()
   }
-}
-
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v || undefined
 }
