@@ -232,8 +232,8 @@ ${machine()}
 
 ## Workload
 
-- Fan-out sizes: WebSocket ${o.fanoutWs.join(', ')}; SSE/NDJSON ${o.fanoutHttp.join(', ')}; long-poll ${o.fanoutPoll.join(', ')}. Each size: ${o.rateSeconds} s at 10 msg/s, then flat out (up to ${o.flatDeliveries.toLocaleString('en')} deliveries or ${o.flatMaxSeconds} s).
-- Jobs sizes: ${o.jobs.join(', ')} (long-poll: ${o.jobsPoll.join(', ')}), ${o.jobsSeconds} s each. Idle: ${o.idle.join(', ')} connections. Churn: ${o.churnClients} long-poll clients, ${o.churnRate} msg/s for ${o.churnSeconds} s.
+- Fan-out sizes: WebSocket ${o.fanoutWs.join(', ')}; SSE/NDJSON ${o.fanoutHttp.join(', ')}; HTTP/2 variants ${o.fanoutH2.join(', ')}; long-poll (both) ${o.fanoutPoll.join(', ')}. Each size: ${o.rateSeconds} s at 10 msg/s, then flat out (up to ${o.flatDeliveries.toLocaleString('en')} deliveries or ${o.flatMaxSeconds} s).
+- Jobs sizes: ${o.jobs.join(', ')} (long-poll and the HTTP/2 variants: ${o.jobsSmall.join(', ')}), ${o.jobsSeconds} s each. Idle: ${o.idle.join(', ')} connections. Churn: ${o.churnClients} long-poll clients, ${o.churnRate} msg/s for ${o.churnSeconds} s.
 - Messages are 100 B of JSON \`{"seq":N,"t":<µs>,"pad":"…"}\` published over HTTP (Herald \`POST /_broadcast\`, Nchan \`POST /pub/<ch>\`, the Node peers \`POST /pub/<ch>\` or \`POST /pub\` with an array; batch arrays where the server takes them).
 
 ## Commands

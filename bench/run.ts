@@ -10,7 +10,7 @@ import { renderReport, renderTables } from './report.js'
 import { herald } from './servers/herald.js'
 import { nchan } from './servers/nchan.js'
 import { socketIoPeer, wsPeer } from './servers/node-peers.js'
-import { ALL_TRANSPORTS, type BenchTransport, type ServerAdapter } from './servers/server.js'
+import { ALL_TRANSPORTS, splitTransport, type BenchTransport, type ServerAdapter } from './servers/server.js'
 
 const SERVERS: Record<string, ServerAdapter> = { herald, ws: wsPeer, 'socket.io': socketIoPeer, nchan }
 const SCENARIOS = ['fanout', 'jobs', 'idle', 'churn'] as const
@@ -20,9 +20,10 @@ const HELP = `npm run bench -- [scenario ...] [options]
 
 scenarios: ${SCENARIOS.join(', ')} (default: all)
   --servers herald,ws,socket.io,nchan   servers to run (default: all)
-  --transports ws,sse,ndjson,long-poll  transports to run (default: all each server has)
+  --transports ws,sse,ndjson,long-poll  transports to run (default: all each server has); the
+                                        HTTP/2 variants are ws-h2, sse-h2, ndjson-h2, long-poll-h2
   --subscribers 1000,5000,15000         fan-out sizes for WebSocket (and for every transport when given)
-  --jobs 1000,10000                     jobs sizes
+  --jobs 1000,10000                     jobs sizes (HTTP/2 and long polling: 1000)
   --idle 5000                           idle connection counts
   --repeats 2                           runs of everything, interleaved server by server
   --jobs-repeats 1                      runs of the jobs scenario (its 10k connects dominate the time budget)
@@ -58,17 +59,17 @@ const smoke = values.smoke ?? false
 
 const opts: Options = smoke
   ? {
-      fanoutWs: [20], fanoutHttp: [20], fanoutPoll: [20], jobs: [20], jobsPoll: [20], idle: [20],
+      fanoutWs: [20], fanoutHttp: [20], fanoutH2: [20], fanoutPoll: [20], jobs: [20], jobsSmall: [20], idle: [20],
       churnClients: 20, churnRate: 10, rateSeconds: 1, jobsSeconds: 1, churnSeconds: 1,
       flatDeliveries: 400, flatMaxSeconds: 2, workers: 1, rateMaxSubscribers: 1000,
     }
   : {
-      fanoutWs: [1000, 5000, 15000], fanoutHttp: [1000, 5000], fanoutPoll: [1000], jobs: [1000, 10000], jobsPoll: [1000], idle: [5000],
+      fanoutWs: [1000, 5000, 15000], fanoutHttp: [1000, 5000], fanoutH2: [1000, 5000], fanoutPoll: [1000], jobs: [1000, 10000], jobsSmall: [1000], idle: [5000],
       churnClients: 1000, churnRate: 10, rateSeconds: 1.5, jobsSeconds: 1.5, churnSeconds: 2,
       flatDeliveries: 150_000, flatMaxSeconds: 2.5, workers: 2, rateMaxSubscribers: 5000,
     }
-if (values.subscribers) opts.fanoutWs = opts.fanoutHttp = opts.fanoutPoll = nums(values.subscribers)!
-if (values.jobs) opts.jobs = opts.jobsPoll = nums(values.jobs)!
+if (values.subscribers) opts.fanoutWs = opts.fanoutHttp = opts.fanoutH2 = opts.fanoutPoll = nums(values.subscribers)!
+if (values.jobs) opts.jobs = opts.jobsSmall = nums(values.jobs)!
 if (values.idle) opts.idle = nums(values.idle)!
 
 const scenarios = (positionals.length ? positionals : [...SCENARIOS]) as Scenario[]
@@ -106,7 +107,7 @@ for (const name of serverNames) {
 function pairs(scenario: Scenario): [ServerAdapter, BenchTransport][] {
   const out: [ServerAdapter, BenchTransport][] = []
   for (const t of wanted) {
-    if (scenario === 'churn' && t !== 'long-poll') continue
+    if (scenario === 'churn' && splitTransport(t).base !== 'long-poll') continue
     for (const srv of servers) {
       if (srv.transports().includes(t)) out.push([srv, t])
     }
@@ -117,8 +118,17 @@ for (const t of wanted) {
   if (!herald.transports().includes(t) && serverNames.includes('herald')) skipped.push(`herald ${t}: not yet available (no src/transport module for it)`)
 }
 for (const srv of servers) {
-  if (srv.name === 'ws' || srv.name === 'socket.io') for (const t of wanted) if (t !== 'ws') skipped.push(`${srv.name} ${t}: the peer has no such transport`)
+  if (srv.name !== 'herald') for (const t of wanted) if (!srv.transports().includes(t)) skipped.push(`${srv.name} ${t}: the peer has no such transport`)
 }
+
+/** Sizes per scenario and transport: HTTP/2 and long polling run the smaller sizes (see Options). */
+function fanoutSizes(t: BenchTransport): number[] {
+  const { base, h2 } = splitTransport(t)
+  if (base === 'long-poll') return opts.fanoutPoll
+  if (h2) return opts.fanoutH2
+  return base === 'ws' ? opts.fanoutWs : opts.fanoutHttp
+}
+const jobsSizes = (t: BenchTransport) => (t === 'ws' || t === 'sse' || t === 'ndjson' ? opts.jobs : opts.jobsSmall)
 
 const rows: Row[] = []
 for (let rep = 1; rep <= repeats; rep++) {
@@ -127,8 +137,8 @@ for (let rep = 1; rep <= repeats; rep++) {
     log(`\n== ${scenario}, run ${rep}/${scenario === 'jobs' ? Math.min(repeats, jobsRepeats) : repeats} (${((Date.now() - started) / 1000).toFixed(0)} s elapsed)`)
     for (const [srv, t] of pairs(scenario)) {
       try {
-        if (scenario === 'fanout') rows.push(...(await fanout(srv, t, t === 'ws' ? opts.fanoutWs : t === 'long-poll' ? opts.fanoutPoll : opts.fanoutHttp, opts, log)))
-        if (scenario === 'jobs') rows.push(...(await jobs(srv, t, t === 'long-poll' ? opts.jobsPoll : opts.jobs, opts, log)))
+        if (scenario === 'fanout') rows.push(...(await fanout(srv, t, fanoutSizes(t), opts, log)))
+        if (scenario === 'jobs') rows.push(...(await jobs(srv, t, jobsSizes(t), opts, log)))
         if (scenario === 'idle') rows.push(...(await idle(srv, t, opts.idle, opts, log)))
         if (scenario === 'churn') rows.push(...(await churn(srv, t, opts, log)))
       } catch (err) {

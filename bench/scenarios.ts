@@ -5,12 +5,14 @@ import { latency, sum, type Figures } from './lib/stats.js'
 import { sleep, type BenchTransport, type RunningServer, type ServerAdapter } from './servers/server.js'
 
 export interface Options {
-  /** Fan-out subscriber counts per transport kind. */
+  /** Fan-out subscriber counts per transport kind (HTTP/1.1 WebSocket, SSE/NDJSON, the HTTP/2 variants, long polling). */
   fanoutWs: number[]
   fanoutHttp: number[]
+  fanoutH2: number[]
   fanoutPoll: number[]
+  /** Jobs sizes: WebSocket/SSE/NDJSON over HTTP/1.1, and the rest (HTTP/2, long polling). */
   jobs: number[]
-  jobsPoll: number[]
+  jobsSmall: number[]
   idle: number[]
   churnClients: number
   churnRate: number

@@ -10,17 +10,16 @@ export interface ClientProtocol {
   data(conn: Conn, spec: ClientSpec, chunk: Buffer, now: number): void
 }
 
-/** Called once per connection when its handshake or first response head arrived. */
+/** Called once per connection when its handshake or first response head arrived; sets `conn.opened`. */
 export type OpenedHook = (conn: Conn, ok: boolean) => void
 let onOpened: OpenedHook = () => {}
 export function setOpenedHook(hook: OpenedHook): void {
   onOpened = hook
 }
 
-function opened(conn: Conn, ok: boolean): void {
-  if (conn.opened) return
-  conn.opened = true
-  onOpened(conn, ok)
+/** The handshake or first response head arrived; the hook marks the connection opened. */
+export function opened(conn: Conn, ok: boolean): void {
+  if (!conn.opened) onOpened(conn, ok)
 }
 
 // ---- WebSocket (RFC 6455): handshake, then unmasked server frames ------------------------------
@@ -53,38 +52,50 @@ export const wsClient: ClientProtocol = {
         conn.pending = Buffer.from(buf)
         return
       }
-      const ok = buf.toString('latin1', 9, 12) === '101'
-      conn.phase = 1
       i = idx + 4
-      for (const text of spec.wsSendOnOpen ?? []) conn.socket.write(clientFrame(0x1, Buffer.from(text.replaceAll('{stream}', conn.stream))))
-      opened(conn, ok)
-      if (!ok) return
+      if (!wsOpened(conn, spec, buf.toString('latin1', 9, 12) === '101')) return
     }
-    const len = buf.length
-    while (len - i >= 2) {
-      let plen = buf[i + 1] & 0x7f
-      let hdr = 2
-      if (plen === 126) {
-        if (len - i < 4) break
-        plen = buf.readUInt16BE(i + 2)
-        hdr = 4
-      } else if (plen === 127) {
-        if (len - i < 10) break
-        plen = buf.readUInt32BE(i + 2) * 2 ** 32 + buf.readUInt32BE(i + 6)
-        hdr = 10
-      }
-      if (len - i < hdr + plen) break
-      const op = buf[i] & 0x0f
-      const p = i + hdr
-      if (op <= 2) {
-        if (spec.engineIoPong && plen === 1 && buf[p] === 0x32) conn.socket.write(PONG_3)
-        else scanMessages(conn, buf, p, p + plen, now)
-      } else if (op === 0x9) conn.socket.write(clientFrame(0xa, buf.subarray(p, p + plen)))
-      else if (op === 0x8) conn.ended = true
-      i = p + plen
-    }
-    if (i < len) conn.pending = Buffer.from(buf.subarray(i))
+    wsFrames(conn, spec, buf, i, now)
   },
+}
+
+/** The handshake's answer arrived: send the subscribe frames and count the connection. */
+export function wsOpened(conn: Conn, spec: ClientSpec, ok: boolean): boolean {
+  conn.phase = 1
+  for (const text of spec.wsSendOnOpen ?? []) conn.socket.write(clientFrame(0x1, Buffer.from(text.replaceAll('{stream}', conn.stream))))
+  opened(conn, ok)
+  return ok
+}
+
+/**
+ * Reads server frames from buf[i..] (the caller already joined `conn.pending`): data frames go to
+ * the scanner, pings are answered, and a partial frame is kept for the next read.
+ */
+export function wsFrames(conn: Conn, spec: ClientSpec, buf: Buffer, i: number, now: number): void {
+  const len = buf.length
+  while (len - i >= 2) {
+    let plen = buf[i + 1] & 0x7f
+    let hdr = 2
+    if (plen === 126) {
+      if (len - i < 4) break
+      plen = buf.readUInt16BE(i + 2)
+      hdr = 4
+    } else if (plen === 127) {
+      if (len - i < 10) break
+      plen = buf.readUInt32BE(i + 2) * 2 ** 32 + buf.readUInt32BE(i + 6)
+      hdr = 10
+    }
+    if (len - i < hdr + plen) break
+    const op = buf[i] & 0x0f
+    const p = i + hdr
+    if (op <= 2) {
+      if (spec.engineIoPong && plen === 1 && buf[p] === 0x32) conn.socket.write(PONG_3)
+      else scanMessages(conn, buf, p, p + plen, now)
+    } else if (op === 0x9) conn.socket.write(clientFrame(0xa, buf.subarray(p, p + plen)))
+    else if (op === 0x8) conn.ended = true
+    i = p + plen
+  }
+  if (i < len) conn.pending = Buffer.from(buf.subarray(i))
 }
 
 // ---- HTTP responses: endless streams (SSE, NDJSON, nchan raw stream) and long polls -----------
@@ -161,8 +172,8 @@ export const httpStreamClient: ClientProtocol = {
   },
 }
 
-/** Long-poll cursors, one style per server family. */
-const CURSORS = {
+/** Long-poll cursors, one style per server family; `extra` gives the next poll's headers as HTTP/1.1 text. */
+export const CURSORS = {
   /** nchan: the last answer's Last-Modified and Etag come back as If-Modified-Since / If-None-Match. */
   nchan: {
     head(conn: Conn, h: Map<string, string>) {
@@ -172,6 +183,9 @@ const CURSORS = {
     extra(conn: Conn) {
       return conn.cursorA ? `If-Modified-Since: ${conn.cursorA}\r\nIf-None-Match: ${conn.cursorB}\r\n` : ''
     },
+    h2(conn: Conn): Record<string, string> {
+      return conn.cursorA ? { 'if-modified-since': conn.cursorA, 'if-none-match': conn.cursorB } : {}
+    },
   },
   /** Herald (AnyCable long polling): the poll session id from the first answer comes back on every later poll. */
   herald: {
@@ -180,6 +194,9 @@ const CURSORS = {
     },
     extra(conn: Conn) {
       return conn.cursorA ? `X-AnyCable-Poll-ID: ${conn.cursorA}\r\n` : ''
+    },
+    h2(conn: Conn): Record<string, string> {
+      return conn.cursorA ? { 'x-anycable-poll-id': conn.cursorA } : {}
     },
   },
 }

@@ -1,5 +1,3 @@
-import type { Socket } from 'node:net'
-
 /**
  * What a driver process needs to open one kind of client connection. Built by a server adapter
  * (bench/servers), serialisable so it crosses the fork boundary. `{stream}` in any string is
@@ -21,6 +19,16 @@ export interface ClientSpec {
   engineIoPong?: boolean
   /** Long-poll cursor style: nchan's Last-Modified/Etag or Herald's session poll. */
   cursor?: 'nchan' | 'herald'
+  /** Over HTTP/2 (h2c with prior knowledge, one connection per client): see h2.ts. */
+  h2?: boolean
+}
+
+/** What the client modules write to: a TCP socket, or the client's HTTP/2 stream for the h2 variants. */
+export interface Wire {
+  write(data: Buffer | string): boolean
+  destroy(): void
+  readonly destroyed: boolean
+  readonly bytesRead?: number
 }
 
 /** Latency histogram: 10 µs buckets up to 10 s (the last bucket holds everything slower). */
@@ -52,7 +60,7 @@ export class Tally {
 
 /** One client connection and its view of its stream's sequence. */
 export class Conn {
-  socket!: Socket
+  socket!: Wire
   lastSeq = 0
   unique = 0
   dup = 0

@@ -6,6 +6,7 @@
 import net from 'node:net'
 import { type ClientSpec, Conn, HIST_BUCKETS, nowMicros, Tally } from './conn.js'
 import { PROTOCOLS, setOpenedHook } from './clients.js'
+import { openH2 } from './h2.js'
 
 export type ToWorker =
   | { op: 'connect'; spec: ClientSpec; streams: string[]; localAddresses: string[]; concurrency: number }
@@ -44,12 +45,49 @@ const send = (m: FromWorker): void => {
 let batch = { want: 0, ok: 0, failed: 0, error: undefined as string | undefined }
 let startNext: () => void = () => {}
 
-setOpenedHook((_conn, ok) => {
+setOpenedHook(settled)
+
+/** One more connection counted as opened (or failed): report when the batch is complete. */
+function settled(conn: Conn, ok: boolean): void {
+  if (conn.opened) return
+  conn.opened = true
   if (ok) batch.ok++
   else batch.failed++
   startNext()
   if (batch.ok + batch.failed === batch.want) send({ op: 'connected', ok: batch.ok, failed: batch.failed, error: batch.error })
-})
+}
+
+function failed(conn: Conn, err: Error): void {
+  batch.error ??= err.message
+  conn.ended = true
+  settled(conn, false)
+}
+
+function openTcp(conn: Conn, spec: ClientSpec, localAddress: string): void {
+  const proto = PROTOCOLS[spec.proto]
+  // onread: reads land in one shared buffer and reach the parser without a 'data' event or a
+  // Buffer per read, which roughly halves the driver's cost per delivery (parsers copy what they keep).
+  const socket = net.connect({
+    host: '127.0.0.1', port: spec.port, localAddress,
+    onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
+      proto.data(conn, spec, (buf as Buffer).subarray(0, n), nowMicros())
+      return true
+    } },
+  })
+  conn.socket = socket
+  socket.setNoDelay(true)
+  socket.on('connect', () => {
+    proto.start(conn, spec)
+    // A long poll's first answer waits for a message: the TCP connection is "open" enough.
+    if (spec.proto === 'long-poll') settled(conn, true)
+  })
+  socket.on('error', (err) => failed(conn, err))
+  socket.on('close', () => {
+    conn.ended = true
+  })
+}
+
+const h2Hooks = { connected: (conn: Conn) => settled(conn, true), failed }
 
 function connect(spec: ClientSpec, streams: string[], locals: string[], concurrency: number): void {
   batch = { want: streams.length, ok: 0, failed: 0, error: undefined }
@@ -57,47 +95,14 @@ function connect(spec: ClientSpec, streams: string[], locals: string[], concurre
     send({ op: 'connected', ok: 0, failed: 0 })
     return
   }
-  const proto = PROTOCOLS[spec.proto]
   let next = 0
   const open = () => {
     if (next >= streams.length) return
     const i = next++
     const conn = new Conn(conns.length, streams[i], tally)
     conns.push(conn)
-    // onread: reads land in one shared buffer and reach the parser without a 'data' event or a
-    // Buffer per read, which roughly halves the driver's cost per delivery (parsers copy what they keep).
-    const socket = net.connect({
-      host: '127.0.0.1', port: spec.port, localAddress: locals[i],
-      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
-        proto.data(conn, spec, (buf as Buffer).subarray(0, n), nowMicros())
-        return true
-      } },
-    })
-    conn.socket = socket
-    socket.setNoDelay(true)
-    socket.on('connect', () => {
-      proto.start(conn, spec)
-      // A long poll's first answer waits for a message: the TCP connection is "open" enough.
-      if (spec.proto === 'long-poll' && !conn.opened) {
-        conn.opened = true
-        batch.ok++
-        startNext()
-        if (batch.ok + batch.failed === batch.want) send({ op: 'connected', ok: batch.ok, failed: batch.failed, error: batch.error })
-      }
-    })
-    socket.on('error', (err) => {
-      batch.error ??= err.message
-      conn.ended = true
-      if (!conn.opened) {
-        conn.opened = true
-        batch.failed++
-        startNext()
-        if (batch.ok + batch.failed === batch.want) send({ op: 'connected', ok: batch.ok, failed: batch.failed, error: batch.error })
-      }
-    })
-    socket.on('close', () => {
-      conn.ended = true
-    })
+    if (spec.h2) openH2(conn, spec, locals[i], h2Hooks)
+    else openTcp(conn, spec, locals[i])
   }
   startNext = open
   for (let k = 0; k < concurrency; k++) open()

@@ -3,18 +3,22 @@
  * /ws/<channel>; POST /pub/<channel> (raw body) or POST /pub (JSON array of {stream, data})
  * publishes. Each message is framed once (ws's Sender.frame) and each socket gets one write
  * per event-loop turn (node-platform-notes §2: frame once + batch ≈ 8× plain ws.send).
+ * With a second port argument it also serves RFC 8441 WebSockets over h2c there, the same way
+ * (frames written to the CONNECT streams): the ceiling for Herald's WebSocket over HTTP/2.
  */
 import http from 'node:http'
-import type { Socket } from 'node:net'
-import { Sender, WebSocketServer, type WebSocket } from 'ws'
+import http2 from 'node:http2'
+import type { Duplex } from 'node:stream'
+import { Sender, WebSocket, WebSocketServer } from 'ws'
 
 const port = Number(process.argv[2] ?? 0)
-const channels = new Map<string, Set<Socket>>()
+const h2Port = Number(process.argv[3] ?? 0)
+const channels = new Map<string, Set<Duplex>>()
 let subscribers = 0
 
 const FRAME = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false } as const
 const kQueue = Symbol('queue')
-type Queued = Socket & { [kQueue]?: Buffer[] }
+type Queued = Duplex & { [kQueue]?: Buffer[] }
 let dirty: Queued[] = []
 
 function flush(): void {
@@ -66,20 +70,39 @@ const server = http.createServer((req, res) => {
     res.end()
   })
 })
+function subscribe(channel: string, wire: Duplex, ws: WebSocket): void {
+  let set = channels.get(channel)
+  if (!set) channels.set(channel, (set = new Set()))
+  set.add(wire)
+  subscribers++
+  ws.on('close', () => {
+    set.delete(wire)
+    subscribers--
+    if (set.size === 0) channels.delete(channel)
+  })
+}
+
 server.on('upgrade', (req, socket, head) => {
   const url = req.url ?? '/'
   if (!url.startsWith('/ws/')) return socket.destroy()
-  const channel = decodeURIComponent(url.slice(4))
-  wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-    let set = channels.get(channel)
-    if (!set) channels.set(channel, (set = new Set()))
-    set.add(socket as Socket)
-    subscribers++
-    ws.on('close', () => {
-      set.delete(socket as Socket)
-      subscribers--
-      if (set.size === 0) channels.delete(channel)
-    })
-  })
+  wss.handleUpgrade(req, socket, head, (ws: WebSocket) => subscribe(decodeURIComponent(url.slice(4)), socket, ws))
 })
 server.listen({ host: '127.0.0.1', port, backlog: 4096 }, () => process.stdout.write(`listening ${(server.address() as { port: number }).port}\n`))
+
+if (h2Port) {
+  const h2 = http2.createServer({ settings: { enableConnectProtocol: true } })
+  const Ctor = WebSocket as unknown as new (address: null, protocols: undefined, options: Record<string, unknown>) => WebSocket
+  h2.on('stream', (stream, headers) => {
+    const path = headers[':path'] ?? '/'
+    if (headers[':method'] !== 'CONNECT' || headers[':protocol'] !== 'websocket' || !path.startsWith('/ws/')) {
+      stream.respond({ ':status': 404 }, { endStream: true })
+      return
+    }
+    stream.respond({ ':status': 200 })
+    // As ws's own server would build it (its options give autoPong and closeTimeout).
+    const ws = new Ctor(null, undefined, wss.options as Record<string, unknown>)
+    ws.setSocket(stream, Buffer.alloc(0), { allowSynchronousEvents: true, maxPayload: 100 * 1024 * 1024, skipUTF8Validation: false })
+    subscribe(decodeURIComponent(path.slice(4)), stream, ws)
+  })
+  h2.listen({ host: '127.0.0.1', port: h2Port, backlog: 4096 })
+}

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { ClientSpec } from '../driver/conn.js'
-import { BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, stopChild, waitForPort, type BenchTransport, type RunningServer, type ServerAdapter } from './server.js'
+import { ALL_TRANSPORTS, BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, splitTransport, stopChild, waitForPort, type BenchTransport, type H1Transport, type RunningServer, type ServerAdapter } from './server.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const IDENTIFIER = (stream: string) => JSON.stringify({ channel: '$pubsub', stream_name: stream })
@@ -10,7 +10,7 @@ const IDENTIFIER = (stream: string) => JSON.stringify({ channel: '$pubsub', stre
  * Herald's client per transport, as its docs describe the wire. A transport is offered only
  * when its module exists in src/transport, so the table shows what has landed.
  */
-const CLIENTS: Record<BenchTransport, { module: string; spec: (port: number) => ClientSpec }> = {
+const CLIENTS: Record<H1Transport, { module: string; spec: (port: number) => ClientSpec }> = {
   ws: {
     module: 'src/transport/websocket.ts',
     spec: (port) => ({
@@ -41,9 +41,23 @@ function metric(text: string, name: string): number {
   return m ? Number(m[1]) : 0
 }
 
+/** HTTP/2: the same clients over h2c on the same port (WebSocket by RFC 8441). */
+const H2_MODULES: Record<H1Transport, string> = { ws: 'src/transport/websocket-h2.ts', sse: 'src/server/listeners.ts', ndjson: 'src/server/listeners.ts', 'long-poll': 'src/server/listeners.ts' }
+
+function available(t: BenchTransport): boolean {
+  const { base, h2 } = splitTransport(t)
+  return existsSync(`${ROOT}${CLIENTS[base].module}`) && (!h2 || existsSync(`${ROOT}${H2_MODULES[base]}`))
+}
+
+function clientSpec(t: BenchTransport, port: number): ClientSpec {
+  const { base, h2 } = splitTransport(t)
+  const spec = CLIENTS[base].spec(port)
+  return h2 ? { ...spec, h2 } : spec
+}
+
 export const herald: ServerAdapter = {
   name: 'herald',
-  transports: () => (Object.keys(CLIENTS) as BenchTransport[]).filter((t) => existsSync(`${ROOT}${CLIENTS[t].module}`)),
+  transports: () => ALL_TRANSPORTS.filter(available),
   prepare: async () => undefined,
   async start(): Promise<RunningServer> {
     const port = await freePort()
@@ -56,7 +70,7 @@ export const herald: ServerAdapter = {
     await waitForPort(port, child)
     return {
       pids: () => (child.pid ? [child.pid] : []),
-      client: (t) => CLIENTS[t].spec(port),
+      client: (t) => clientSpec(t, port),
       publish: {
         port,
         maxBatch: 500,

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { BENCH_TMP, freePort, httpGet, stopChild, track, waitForPort, withChildren, type BenchTransport, type RunningServer, type ServerAdapter } from './server.js'
+import { BENCH_TMP, freePort, httpGet, splitTransport, stopChild, track, waitForPort, withChildren, type BenchTransport, type RunningServer, type ServerAdapter } from './server.js'
 
 const NGINX = '/usr/sbin/nginx'
 const MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so'
@@ -25,7 +25,7 @@ function ensureInstalled(): string | undefined {
 }
 
 /** A private nginx: own prefix, config, PID file and port; one worker (a second gave no gain on 2 cores). */
-function config(prefix: string, port: number): string {
+function config(prefix: string, port: number, h2Port: number): string {
   return `load_module ${MODULE};
 daemon off;
 worker_processes 1;
@@ -44,6 +44,8 @@ http {
   nchan_message_timeout 300s;
   server {
     listen 127.0.0.1:${port} backlog=4096;
+    # h2c with prior knowledge: SSE, raw stream and long-poll over HTTP/2 (nginx has no RFC 8441 WebSocket).
+    listen 127.0.0.1:${h2Port} http2 backlog=4096;
     location ~ ^/pub/(.+)$ { nchan_publisher; nchan_channel_id $1; }
     location ~ ^/sub/(.+)$ { nchan_subscriber; nchan_channel_id $1; nchan_subscriber_first_message newest; }
     location ~ ^/raw/(.+)$ { nchan_subscriber http-raw-stream; nchan_channel_id $1; nchan_subscriber_first_message newest; }
@@ -55,24 +57,27 @@ http {
 
 export const nchan: ServerAdapter = {
   name: 'nchan',
-  transports: (): BenchTransport[] => ['ws', 'sse', 'ndjson', 'long-poll'],
+  transports: (): BenchTransport[] => ['ws', 'sse', 'ndjson', 'long-poll', 'sse-h2', 'ndjson-h2', 'long-poll-h2'],
   prepare: async () => ensureInstalled(),
   async start(): Promise<RunningServer> {
     const port = await freePort()
+    const h2Port = await freePort()
     const prefix = `${BENCH_TMP}/nginx-${port}`
     mkdirSync(`${prefix}/tmp`, { recursive: true })
-    writeFileSync(`${prefix}/nginx.conf`, config(prefix, port))
+    writeFileSync(`${prefix}/nginx.conf`, config(prefix, port, h2Port))
     const child = track(spawn(NGINX, ['-p', prefix, '-c', `${prefix}/nginx.conf`], { stdio: ['ignore', 'ignore', 'inherit'] }))
     await waitForPort(port, child)
     return {
       pids: () => withChildren(child.pid),
       client(t) {
-        switch (t) {
-          case 'ws': return { proto: 'ws', port, path: '/sub/{stream}' }
-          case 'sse': return { proto: 'http-stream', port, path: '/sub/{stream}', headers: { Accept: 'text/event-stream' } }
+        const { base, h2 } = splitTransport(t)
+        const on = h2 ? { port: h2Port, h2 } : { port }
+        switch (base) {
+          case 'ws': return { proto: 'ws', ...on, path: '/sub/{stream}' }
+          case 'sse': return { proto: 'http-stream', ...on, path: '/sub/{stream}', headers: { Accept: 'text/event-stream' } }
           // nchan has no NDJSON; its newline-separated raw stream is the same wire shape.
-          case 'ndjson': return { proto: 'http-stream', port, path: '/raw/{stream}' }
-          case 'long-poll': return { proto: 'long-poll', port, path: '/sub/{stream}', cursor: 'nchan' }
+          case 'ndjson': return { proto: 'http-stream', ...on, path: '/raw/{stream}' }
+          case 'long-poll': return { proto: 'long-poll', ...on, path: '/sub/{stream}', cursor: 'nchan' }
         }
       },
       publish: {

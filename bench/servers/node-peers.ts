@@ -18,21 +18,25 @@ function peerPublish(port: number): PublishTarget {
   }
 }
 
-function nodePeer(name: string, script: string, client: (port: number) => ClientSpec): ServerAdapter {
+/** A Node peer with WebSocket only; `h2` = it also serves RFC 8441 on a second port (h2c). */
+function nodePeer(name: string, script: string, client: (port: number) => ClientSpec, h2 = false): ServerAdapter {
+  const transports: BenchTransport[] = h2 ? ['ws', 'ws-h2'] : ['ws']
   return {
     name,
-    transports: () => ['ws'],
+    transports: () => transports,
     prepare: async () => undefined,
     async start(): Promise<RunningServer> {
       const port = await freePort()
+      const h2Port = h2 ? await freePort() : 0
       const heapFile = `${BENCH_TMP}/${name}-${port}.heap.json`
-      const child = spawnNode([fileURLToPath(new URL(`../peers/${script}`, import.meta.url)), String(port)], heapFile)
+      const child = spawnNode([fileURLToPath(new URL(`../peers/${script}`, import.meta.url)), String(port), String(h2Port)], heapFile)
       await waitForPort(port, child)
+      if (h2Port) await waitForPort(h2Port, child)
       return {
         pids: () => (child.pid ? [child.pid] : []),
         client: (t: BenchTransport) => {
-          if (t !== 'ws') throw new Error(`${name} has no ${t}`)
-          return client(port)
+          if (!transports.includes(t)) throw new Error(`${name} has no ${t}`)
+          return t === 'ws-h2' ? { ...client(h2Port), h2: true } : client(port)
         },
         publish: peerPublish(port),
         subscribers: async () => (JSON.parse(await httpGet(port, '/stats')) as { subscribers: number }).subscribers,
@@ -44,7 +48,7 @@ function nodePeer(name: string, script: string, client: (port: number) => Client
 }
 
 /** Hand-tuned raw ws: frame once, one write per socket per turn. */
-export const wsPeer = nodePeer('ws', 'ws-server.ts', (port) => ({ proto: 'ws', port, path: '/ws/{stream}' }))
+export const wsPeer = nodePeer('ws', 'ws-server.ts', (port) => ({ proto: 'ws', port, path: '/ws/{stream}' }), true)
 
 /** Socket.IO 4.x over Engine.IO v4's WebSocket transport, spoken by a bare framing client. */
 export const socketIoPeer = nodePeer('socket.io', 'socketio-server.ts', (port) => ({

@@ -4,9 +4,16 @@ import net from 'node:net'
 import type { ClientSpec } from '../driver/conn.js'
 import { childPids } from '../lib/proc.js'
 
-/** The transports the benchmark knows; a server lists the ones it has. */
-export type BenchTransport = 'ws' | 'sse' | 'ndjson' | 'long-poll'
-export const ALL_TRANSPORTS: BenchTransport[] = ['ws', 'sse', 'ndjson', 'long-poll']
+/** The transports the benchmark knows; a server lists the ones it has. `-h2`: the same over HTTP/2 (h2c). */
+export type H1Transport = 'ws' | 'sse' | 'ndjson' | 'long-poll'
+export type BenchTransport = H1Transport | `${H1Transport}-h2`
+export const H1_TRANSPORTS: H1Transport[] = ['ws', 'sse', 'ndjson', 'long-poll']
+export const ALL_TRANSPORTS: BenchTransport[] = [...H1_TRANSPORTS, ...H1_TRANSPORTS.map((t) => `${t}-h2` as const)]
+
+/** The wire a transport runs on, and whether it is the HTTP/2 variant. */
+export function splitTransport(t: BenchTransport): { base: H1Transport; h2: boolean } {
+  return t.endsWith('-h2') ? { base: t.slice(0, -3) as H1Transport, h2: true } : { base: t as H1Transport, h2: false }
+}
 
 /** How the publisher reaches a server: one message per request, or a JSON array of many. */
 export interface PublishTarget {
