@@ -10,6 +10,7 @@ import type { HistoryRequest } from '../protocol/messages.js'
 import { sendError, type HttpResponse } from '../server/respond.js'
 import type { Router } from '../server/router.js'
 import type { Cors } from './cors.js'
+import { chunkedFraming } from './framing/chunked.js'
 import { ndjsonFraming } from './framing/ndjson.js'
 import type { HttpRequest } from './http-body.js'
 import { holdOpen, infoFor, sessionRequest, StreamSession } from './http-session.js'
@@ -50,7 +51,9 @@ export function openStream(deps: StreamDeps, req: HttpRequest, res: HttpResponse
   const denied = hub.authenticate(request)
   if (denied !== undefined) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', denied)
   if (!hub.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
-  const session = new StreamSession(infoFor(open.transport, req, open.framing), res, open.endsWithStream === true)
+  // HTTP/1.1 answers are chunked: frames are encoded as chunks once per broadcast and written straight to the socket.
+  const framing = req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 ? chunkedFraming(open.framing) : open.framing
+  const session = new StreamSession(infoFor(open.transport, req, framing), res, open.endsWithStream === true)
   const conn = hub.accept(session, request)
   session.bind(conn)
   for (const { identifier, history } of open.subscriptions) {

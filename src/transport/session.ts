@@ -11,10 +11,12 @@ export interface Framing {
   /**
    * Small dense integer, an index into per-broadcast caches. Taken: 0 WebSocket text frames,
    * 1 SSE (GET), 2 SSE (POST, whole replies), 3 SSE for jobs, 4 NDJSON, 5 long-poll JSON Lines,
-   * 6 per-job poll records.
+   * 6 per-job poll records; 7 + n the HTTP/1.1 chunked form of framing n (framing/chunked.ts).
    */
   readonly id: number
   readonly name: string
+  /** Frames are whole HTTP/1.1 chunks, written to the socket as they are (framing/chunked.ts). */
+  readonly chunked?: boolean
   /** A control reply or transmission (JSON text of the whole reply object). */
   reply(json: string): Buffer
   /** A positioned broadcast for `identifier`; `json` is the full data reply built once by the hub. */

@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import { jsonlFraming, ndjsonFraming, splitLines } from '../../src/transport/framing/ndjson.js'
 import { parseSseId, sseEvent, sseFramingFull, sseFramingGet, sseFramingJob, sseId } from '../../src/transport/framing/sse-frame.js'
 import { disconnectMessage, Disconnects } from '../../src/disconnect.js'
+import { chunkedFraming, unchunk } from '../../src/transport/framing/chunked.js'
 import { replies, type StreamMessage } from '../../src/protocol/messages.js'
 
 const m: StreamMessage = { stream: 'a/b/c', data: '{"x":1}', offset: 7, epoch: 'E1', at: 0 }
@@ -37,4 +38,17 @@ test('NDJSON and JSON Lines framings', () => {
   assert.equal(jsonlFraming.reply(replies.ping(1)).length, 0, 'no pings over long polling')
   assert.equal(jsonlFraming.reply(replies.welcome('S')).toString(), '{"type":"welcome","sid":"S"}\n')
   assert.deepEqual(splitLines('a\n\nb\r\nc'), ['a', 'b', 'c'])
+})
+
+test('chunked framings: each frame is one HTTP/1.1 chunk, encoded once per framing, empty frames stay empty, and unchunk gives the payload back', () => {
+  const c = chunkedFraming(sseFramingGet)
+  assert.equal(chunkedFraming(sseFramingGet), c)
+  assert.notEqual(c.id, sseFramingGet.id)
+  assert.notEqual(chunkedFraming(ndjsonFraming).id, c.id)
+  const plain = sseFramingGet.data(replies.data(id, m), id, m)
+  const framed = c.data(replies.data(id, m), id, m)
+  assert.equal(framed.toString(), `${plain.length.toString(16)}\r\n${plain}\r\n`)
+  assert.equal(chunkedFraming(sseFramingJob).reply(replies.welcome('s1')).length, 0)
+  const two = Buffer.concat([framed, chunkedFraming(ndjsonFraming).reply(replies.ping(5))])
+  assert.equal(unchunk(two).toString(), plain.toString() + ndjsonFraming.reply(replies.ping(5)).toString())
 })

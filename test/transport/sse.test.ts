@@ -186,3 +186,34 @@ test('SSE GET /events?history_since=: messages kept since that time come first',
   r.destroy()
   assert.equal((await fetch(`${h.url}/events?stream=${stream}&history_since=yesterday`)).status, 400)
 })
+
+/** Raw HTTP/1.x over one socket: what the server wrote, as text, once `done` says so. */
+async function rawExchange(port: number, request: string, done: (text: string) => boolean, publish: () => Promise<unknown>): Promise<string> {
+  const { connect } = await import('node:net')
+  const socket = connect(port, '127.0.0.1')
+  let text = ''
+  socket.on('data', (c: Buffer) => { text += c.toString('latin1') })
+  socket.write(request)
+  await until(() => text.includes('\r\n\r\n'), 'response head')
+  await publish()
+  await until(() => done(text), 'expected bytes')
+  socket.destroy()
+  return text
+}
+
+test('SSE over HTTP/1.1 is chunked (one chunk per event, written straight to the socket); an HTTP/1.0 client gets the same events unchunked', async () => {
+  const port = Number(new URL(h.url).port)
+  const stream = 'raw-h1-chunks'
+  const send = () => broadcast(h.url, [{ stream, data: '{"n":1}' }, { stream, data: '{"n":2}' }])
+  const h11 = await rawExchange(port, `GET /events?stream=${stream} HTTP/1.1\r\nHost: x\r\n\r\n`, (t) => t.includes('{"n":2}'), send)
+  assert.match(h11, /transfer-encoding: chunked/i)
+  const body = h11.slice(h11.indexOf('\r\n\r\n') + 4)
+  // Every event sits in a chunk of its own exact size.
+  const events = [...body.matchAll(/([0-9a-f]+)\r\n(data: \{"n":\d\}\nid: [^\n]+\n\n)\r\n/g)]
+  assert.equal(events.length, 2, body)
+  for (const [, size, event] of events) assert.equal(parseInt(size, 16), Buffer.byteLength(event))
+  const h10 = await rawExchange(port, `GET /events?stream=${stream}-10 HTTP/1.0\r\n\r\n`, (t) => t.includes('{"n":2}'),
+    () => broadcast(h.url, [{ stream: `${stream}-10`, data: '{"n":1}' }, { stream: `${stream}-10`, data: '{"n":2}' }]))
+  assert.doesNotMatch(h10, /transfer-encoding/i)
+  assert.match(h10, /\r\n\r\n(event: welcome\n[^]*)?data: \{"n":1\}\nid: [^\n]+\n\ndata: \{"n":2\}\nid: [^\n]+\n\n$/)
+})
