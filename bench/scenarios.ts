@@ -237,7 +237,7 @@ export async function fanout(adapter: ServerAdapter, transport: BenchTransport, 
       if (N <= opts.rateMaxSubscribers) {
         const rate = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'rate', rate: 10, seconds: opts.rateSeconds })
         rows.push({ scenario: 'fanout', server: adapter.name, transport, size: N, phase: '10 msg/s', figures: rate })
-        log(`  ${adapter.name}/${transport} N=${N} 10 msg/s: p50 ${rate.p50.toFixed(1)} p99 ${rate.p99.toFixed(1)} ms, lost ${rate.lost} dup ${rate.dup} reorder ${rate.reorder}`)
+        log(`  ${adapter.name}/${transport} N=${N} 10 msg/s: p50 ${rate.p50.toFixed(1)} p99 ${rate.p99.toFixed(1)} ms, server ${rate.cpuPerDeliveryUs.toFixed(1)} µs/delivery (${rate.serverCpuPct.toFixed(0)}%), driver ${rate.driverCpuPct.toFixed(0)}%, lost ${rate.lost} dup ${rate.dup} reorder ${rate.reorder}`)
       }
       const messages = Math.min(2000, Math.max(20, Math.ceil(opts.flatDeliveries / N)))
       const window = Math.min(50, Math.max(3, Math.ceil(40_000 / N)))
