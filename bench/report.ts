@@ -208,6 +208,7 @@ export interface ReportInput {
   argv: string[]
   repeats: number
   jobsRepeats: number
+  h2Repeats: number
   opts: Options
   /** ISO time the measurements finished. */
   finishedAt: string
@@ -228,12 +229,12 @@ by hand: the text after the tables comes from \`bench/report-notes.md\` (re-rend
 
 ${machine()}
 - Host steal over the whole run: ${r.stealPct.toFixed(1)}% of all CPU time (from /proc/stat); per-phase steal is in the tables.
-- Whole run: ${(r.elapsedSec / 60).toFixed(1)} minutes, ${r.repeats} repeat(s) (jobs: ${r.jobsRepeats}, its 10k connects dominate the time budget), interleaved server by server (A B C D, A B C D).
+- Whole run: ${(r.elapsedSec / 60).toFixed(1)} minutes, ${r.repeats} repeat(s) (jobs: ${r.jobsRepeats}, its 10k connects dominate the time budget; the HTTP/2 variants: ${r.h2Repeats}), interleaved server by server (A B C D, A B C D).
 
 ## Workload
 
-- Fan-out sizes: WebSocket ${o.fanoutWs.join(', ')}; SSE/NDJSON ${o.fanoutHttp.join(', ')}; HTTP/2 variants ${o.fanoutH2.join(', ')}; long-poll (both) ${o.fanoutPoll.join(', ')}. Each size: ${o.rateSeconds} s at 10 msg/s, then flat out (up to ${o.flatDeliveries.toLocaleString('en')} deliveries or ${o.flatMaxSeconds} s).
-- Jobs sizes: ${o.jobs.join(', ')} (long-poll and the HTTP/2 variants: ${o.jobsSmall.join(', ')}), ${o.jobsSeconds} s each. Idle: ${o.idle.join(', ')} connections. Churn: ${o.churnClients} long-poll clients, ${o.churnRate} msg/s for ${o.churnSeconds} s.
+- Fan-out sizes: WebSocket ${o.fanoutWs.join(', ')}; SSE/NDJSON ${o.fanoutHttp.join(', ')}; WebSocket and SSE over HTTP/2 ${o.fanoutH2.join(', ')} (NDJSON over HTTP/2 ${o.fanoutH2[0]}); long-poll (both) ${o.fanoutPoll.join(', ')}. Each size: ${o.rateSeconds} s at 10 msg/s, then flat out (up to ${o.flatDeliveries.toLocaleString('en')} deliveries or ${o.flatMaxSeconds} s).
+- Jobs sizes: ${o.jobs.join(', ')} (long-poll and the HTTP/2 variants: ${o.jobsSmall.join(', ')}), ${o.jobsSeconds} s each. Idle: ${o.idle.join(', ')} connections (over HTTP/2: WebSocket and SSE). Churn: ${o.churnClients} long-poll clients, ${o.churnRate} msg/s for ${o.churnSeconds} s.
 - Messages are 100 B of JSON \`{"seq":N,"t":<µs>,"pad":"…"}\` published over HTTP (Herald \`POST /_broadcast\`, Nchan \`POST /pub/<ch>\`, the Node peers \`POST /pub/<ch>\` or \`POST /pub\` with an array; batch arrays where the server takes them).
 
 ## Commands

@@ -27,6 +27,7 @@ scenarios: ${SCENARIOS.join(', ')} (default: all)
   --idle 5000                           idle connection counts
   --repeats 2                           runs of everything, interleaved server by server
   --jobs-repeats 1                      runs of the jobs scenario (its 10k connects dominate the time budget)
+  --h2-repeats 1                        runs of the HTTP/2 variants (they double the run's length)
   --report docs/benchmarks.md           also write the Markdown report there (the rows go to <report>.json too)
   --from-json docs/benchmarks.json      re-render the report from a saved run instead of running
   --smoke                               the smallest run: 20 subscribers, short phases
@@ -42,6 +43,7 @@ const { values, positionals } = parseArgs({
     idle: { type: 'string' },
     repeats: { type: 'string' },
     'jobs-repeats': { type: 'string' },
+    'h2-repeats': { type: 'string' },
     report: { type: 'string' },
     'from-json': { type: 'string' },
     smoke: { type: 'boolean' },
@@ -79,6 +81,7 @@ for (const s of serverNames) if (!SERVERS[s]) throw new Error(`unknown server ${
 const wanted = (list(values.transports) ?? ALL_TRANSPORTS) as BenchTransport[]
 const repeats = Number(values.repeats ?? (smoke ? 1 : 2))
 const jobsRepeats = Number(values['jobs-repeats'] ?? 1)
+const h2Repeats = Number(values['h2-repeats'] ?? 1)
 
 // Ctrl-C or a kill: exit normally so the servers and driver processes started are stopped too.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130))
@@ -103,11 +106,15 @@ for (const name of serverNames) {
   else servers.push(SERVERS[name])
 }
 
-/** Which (server, transport) pairs a scenario runs, and why others are skipped. */
-function pairs(scenario: Scenario): [ServerAdapter, BenchTransport][] {
+/** Which (server, transport) pairs a scenario runs in repeat `rep`. */
+function pairs(scenario: Scenario, rep: number): [ServerAdapter, BenchTransport][] {
   const out: [ServerAdapter, BenchTransport][] = []
   for (const t of wanted) {
-    if (scenario === 'churn' && splitTransport(t).base !== 'long-poll') continue
+    const { base, h2 } = splitTransport(t)
+    if (scenario === 'churn' && base !== 'long-poll') continue
+    if (h2 && rep > h2Repeats) continue
+    // Idle over HTTP/2: WebSocket and SSE (NDJSON and long polls hold the same h2 stream per connection).
+    if (scenario === 'idle' && h2 && (base === 'ndjson' || base === 'long-poll')) continue
     for (const srv of servers) {
       if (srv.transports().includes(t)) out.push([srv, t])
     }
@@ -125,7 +132,7 @@ for (const srv of servers) {
 function fanoutSizes(t: BenchTransport): number[] {
   const { base, h2 } = splitTransport(t)
   if (base === 'long-poll') return opts.fanoutPoll
-  if (h2) return opts.fanoutH2
+  if (h2) return base === 'ndjson' ? opts.fanoutH2.slice(0, 1) : opts.fanoutH2
   return base === 'ws' ? opts.fanoutWs : opts.fanoutHttp
 }
 const jobsSizes = (t: BenchTransport) => (t === 'ws' || t === 'sse' || t === 'ndjson' ? opts.jobs : opts.jobsSmall)
@@ -135,7 +142,7 @@ for (let rep = 1; rep <= repeats; rep++) {
   for (const scenario of scenarios) {
     if (scenario === 'jobs' && rep > jobsRepeats) continue
     log(`\n== ${scenario}, run ${rep}/${scenario === 'jobs' ? Math.min(repeats, jobsRepeats) : repeats} (${((Date.now() - started) / 1000).toFixed(0)} s elapsed)`)
-    for (const [srv, t] of pairs(scenario)) {
+    for (const [srv, t] of pairs(scenario, rep)) {
       try {
         if (scenario === 'fanout') rows.push(...(await fanout(srv, t, fanoutSizes(t), opts, log)))
         if (scenario === 'jobs') rows.push(...(await jobs(srv, t, jobsSizes(t), opts, log)))
@@ -157,7 +164,7 @@ log(`\n${tables}`)
 if (skipped.length) log(`Skipped or failed:\n${skipped.map((s) => `- ${s}`).join('\n')}\n`)
 log(`Whole run: ${elapsed.toFixed(0)} s, host steal ${steal.toFixed(1)}% of all CPU time.`)
 if (values.report) {
-  const input = { rows, skipped, elapsedSec: elapsed, stealPct: steal, argv: process.argv.slice(2), repeats, jobsRepeats: Math.min(repeats, jobsRepeats), opts, finishedAt: new Date().toISOString() }
+  const input = { rows, skipped, elapsedSec: elapsed, stealPct: steal, argv: process.argv.slice(2), repeats, jobsRepeats: Math.min(repeats, jobsRepeats), h2Repeats: Math.min(repeats, h2Repeats), opts, finishedAt: new Date().toISOString() }
   writeFileSync(values.report.replace(/\.md$/, '') + '.json', JSON.stringify(input))
   writeFileSync(values.report, renderReport(input))
   log(`Report written to ${values.report}`)
