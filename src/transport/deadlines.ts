@@ -2,7 +2,9 @@
 export interface Deadline {
   readonly at: number
   index: number
-  readonly fire: () => void
+  readonly fire: (arg: any) => void
+  /** Passed to `fire`, so a hot caller can share one function instead of a closure per deadline. */
+  readonly arg: unknown
 }
 
 /**
@@ -22,9 +24,11 @@ export class Deadlines {
     return this.heap.length
   }
 
-  /** Calls `fire` once, `ms` from now, unless cancelled first. */
-  add(ms: number, fire: () => void): Deadline {
-    const entry: Deadline = { at: this.now() + Math.max(0, ms), index: this.heap.length, fire }
+  /** Calls `fire(arg)` once, `ms` from now, unless cancelled first. */
+  add(ms: number, fire: () => void): Deadline
+  add<T>(ms: number, fire: (arg: T) => void, arg: T): Deadline
+  add(ms: number, fire: (arg: unknown) => void, arg?: unknown): Deadline {
+    const entry: Deadline = { at: this.now() + Math.max(0, ms), index: this.heap.length, fire, arg }
     this.heap.push(entry)
     this.up(entry.index)
     this.arm()
@@ -60,7 +64,7 @@ export class Deadlines {
       const entry = this.heap[0]
       this.cancel(entry)
       try {
-        entry.fire()
+        entry.fire(entry.arg)
       } catch (err) {
         // One failing callback must not stop the others; surface it without killing the loop.
         queueMicrotask(() => { throw err })

@@ -45,6 +45,18 @@ export function readBody(req: HttpRequest, maxBytes: number): Promise<Buffer> {
   })
 }
 
+/**
+ * True when the headers alone show the body is empty: `Content-Length: 0`, or an HTTP/1.x request
+ * with neither Content-Length nor Transfer-Encoding (RFC 9112 §6.3: no body). Lets a caller skip
+ * `readBody`'s listeners, promise and stream ticks (bench churn long-poll: every poll but the first).
+ */
+export function bodyIsEmpty(req: HttpRequest): boolean {
+  const h = req.headers
+  const length = h['content-length']
+  if (length !== undefined) return length === '0'
+  return req.httpVersionMajor === 1 && h['transfer-encoding'] === undefined
+}
+
 /** Reads and parses a JSON body; an empty body is `undefined`. */
 export async function readJson(req: HttpRequest, maxBytes: number): Promise<unknown> {
   const body = await readBody(req, maxBytes)
