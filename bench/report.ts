@@ -143,7 +143,12 @@ export function renderTargets(rows: Row[]): string {
     const p = med(flat('ws', 5000, peer), 'cpuPerDeliveryUs')
     lines.push(`| (same, by server CPU per delivery at 5k: ${peer} ÷ Herald ≥ ${f}) | ${fmt(p)} vs ${fmt(hc)} µs (${Number.isFinite(p) ? (p / hc).toFixed(2) : '–'}×) | ${verdict(Number.isFinite(p) && Number.isFinite(hc) ? p / hc >= f : undefined)} |`)
   }
-  for (const t of ['sse', 'long-poll']) {
+  // Over HTTP/2 the same comparisons, where the peer has the transport (Nchan: SSE and long-poll on h2c; raw ws: RFC 8441).
+  for (const [peer, f] of [['ws', 0.9]] as const) {
+    const h = med(flat('ws-h2', 5000, 'herald'), 'deliveriesPerSec'), p = med(flat('ws-h2', 5000, peer), 'deliveriesPerSec')
+    if (Number.isFinite(h) || Number.isFinite(p)) lines.push(`| WebSocket over HTTP/2 fan-out deliveries/s at 5k ≥ ${f}× ${peer} over HTTP/2 | ${fmt(h)} vs ${fmt(p)} (${Number.isFinite(p) ? (h / p).toFixed(2) : '–'}×) | ${verdict(cmp(h, p, f))} |`)
+  }
+  for (const t of ['sse', 'long-poll', 'sse-h2', 'long-poll-h2']) {
     for (const n of [1000, 5000]) {
       const h = flat(t, n, 'herald')
       const c = flat(t, n, 'nchan')
