@@ -33,3 +33,31 @@ test('Deadlines: many random adds and cancels keep the heap consistent', async (
   assert.deepEqual(at, [...at].sort((a, b) => a - b), 'in deadline order')
   d.close()
 })
+
+test('Deadlines: lanes fire in order with the heap, cancel from any position, and count in size', async () => {
+  const d = new Deadlines()
+  const fired: string[] = []
+  const fast = d.lane(10)
+  const slow = d.lane(30)
+  assert.equal(d.lane(10), fast, 'one lane per delay')
+  const a = fast.add((s) => fired.push(s), 'fast-a')
+  const b = fast.add((s) => fired.push(s), 'fast-b')
+  fast.add((s) => fired.push(s), 'fast-c')
+  slow.add((s) => fired.push(s), 'slow')
+  d.add(20, () => fired.push('heap-20'))
+  d.add(0, (s) => fired.push(s), 'heap-0')
+  assert.equal(d.size, 6)
+  d.cancel(b) // from the middle of a lane
+  d.cancel(b)
+  assert.equal(d.size, 5)
+  await until(() => d.size === 0, 'all fired')
+  assert.deepEqual(fired, ['heap-0', 'fast-a', 'fast-c', 'heap-20', 'slow'])
+  d.cancel(a) // fired already: ignored
+  assert.equal(d.size, 0)
+  const late = slow.add(() => fired.push('closed'), undefined)
+  d.close()
+  assert.equal(d.size, 0)
+  d.cancel(late)
+  await new Promise((r) => setTimeout(r, 50))
+  assert.equal(fired.includes('closed'), false, 'close drops lane entries')
+})
