@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 import type { StreamMessage, StreamPosition } from '../protocol/messages.js'
 import { HistoryUnavailable, type Broker, type BrokerListener, type HistorySince } from './broker.js'
 
@@ -11,24 +11,42 @@ export interface MemoryBrokerOptions {
   now?: () => number
 }
 
-/** One stream's history: a ring of the latest messages, oldest first. */
+/**
+ * One stream's history: a ring of the latest messages, oldest first. The array grows up to the
+ * limit instead of starting at it: a job's stream keeps a handful of messages, not 100 empty
+ * slots (bench jobs: 10,000 new streams per phase).
+ */
 class StreamLog {
   readonly epoch = newEpoch()
   lastOffset = 0
-  readonly ring: (StreamMessage | undefined)[]
+  ring: (StreamMessage | undefined)[] = []
   head = 0 // index of the oldest kept message
   size = 0
-  constructor(limit: number) {
-    this.ring = new Array(limit)
-  }
+  constructor(
+    /** The stream's name as first published; every message shares this one string. */
+    readonly stream: string,
+    private readonly limit: number,
+  ) {}
   append(m: StreamMessage): void {
-    const cap = this.ring.length
+    const ring = this.ring
+    if (ring.length < this.limit) {
+      // Still growing: the kept messages are ring[head..]; close the gap expiry left, then push.
+      if (this.head > 0) {
+        ring.copyWithin(0, this.head)
+        ring.length = this.size
+        this.head = 0
+      }
+      ring.push(m)
+      this.size++
+      return
+    }
+    const cap = ring.length
     if (cap === 0) return
     if (this.size < cap) {
-      this.ring[(this.head + this.size) % cap] = m
+      ring[(this.head + this.size) % cap] = m
       this.size++
     } else {
-      this.ring[this.head] = m
+      ring[this.head] = m
       this.head = (this.head + 1) % cap
     }
   }
@@ -37,8 +55,12 @@ class StreamLog {
   }
   dropOldest(): void {
     this.ring[this.head] = undefined
-    this.head = (this.head + 1) % this.ring.length
     this.size--
+    // Empty while growing: start again at slot 0 (the ring is not full, so nothing wraps).
+    if (this.size === 0 && this.ring.length < this.limit) {
+      this.ring.length = 0
+      this.head = 0
+    } else this.head = (this.head + 1) % this.ring.length
   }
   /** Kept messages in order, starting at index `from` (0 = oldest). */
   slice(from: number): StreamMessage[] {
@@ -48,9 +70,23 @@ class StreamLog {
   }
 }
 
+/**
+ * Random bytes for epochs, drawn 256 epochs at a time: one randomBytes call per new stream cost
+ * more than the rest of its first publish (bench jobs profile: randomFillSync).
+ */
+const EPOCH_BYTES = 3
+const epochPool = Buffer.alloc(EPOCH_BYTES * 256)
+let epochPoolUsed = epochPool.length
+
 /** A new epoch: it changes whenever a stream's history is lost (process start, eviction). */
 function newEpoch(): string {
-  return randomBytes(3).toString('base64url')
+  if (epochPoolUsed === epochPool.length) {
+    randomFillSync(epochPool)
+    epochPoolUsed = 0
+  }
+  const start = epochPoolUsed
+  epochPoolUsed += EPOCH_BYTES
+  return epochPool.toString('base64url', start, epochPoolUsed)
 }
 
 /**
@@ -82,12 +118,14 @@ export class MemoryBroker implements Broker {
   publishSync(stream: string, data: string): StreamMessage {
     let log = this.logs.get(stream)
     if (!log) {
-      log = new StreamLog(this.options.historyLimit)
+      log = new StreamLog(stream, this.options.historyLimit)
       this.logs.set(stream, log)
     }
     const at = this.now()
     this.expire(log, at)
-    const message: StreamMessage = { stream, data, offset: ++log.lastOffset, epoch: log.epoch, at }
+    // log.stream, not the caller's copy: a request body's parse makes a fresh string per
+    // publication, and each kept message would hold its own (bench jobs: 1M kept messages).
+    const message: StreamMessage = { stream: log.stream, data, offset: ++log.lastOffset, epoch: log.epoch, at }
     log.append(message)
     if (this.subscribed.has(stream)) this.listener(message)
     return message

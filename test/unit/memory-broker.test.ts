@@ -139,4 +139,30 @@ describe('MemoryBroker', () => {
     const b = setup().broker
     assert.notEqual((await a.publish('s', '1')).epoch, (await b.publish('s', '1')).epoch)
   })
+  test('history stays exact while a short stream expires and refills, up to its limit and past it', async () => {
+    const { broker, clock } = setup(4, 10_000)
+    let epoch = ''
+    for (let i = 1; i <= 3; i++) epoch = (await broker.publish('s', String(i))).epoch
+    clock.now += 11_000 // all three expire
+    assert.deepEqual(await broker.history('s', { sinceMs: 0 }), [])
+    for (let i = 4; i <= 5; i++) await broker.publish('s', String(i))
+    clock.now += 5_000
+    for (let i = 6; i <= 9; i++) await broker.publish('s', String(i))
+    assert.deepEqual(offsets(await broker.history('s', { position: { epoch, offset: 5 } })), [6, 7, 8, 9])
+    clock.now += 6_000 // 4 and 5 would have expired anyway; the limit already dropped them
+    assert.deepEqual(offsets(await broker.history('s', { sinceMs: 0 })), [6, 7, 8, 9])
+    await broker.publish('s', '10')
+    assert.deepEqual(offsets(await broker.history('s', { position: { epoch, offset: 6 } })), [7, 8, 9, 10])
+    const [m] = await broker.history('s', { position: { epoch, offset: 9 } })
+    assert.equal(m.stream, 's')
+    assert.equal(m.data, '10')
+  })
+
+  test('epochs of many new streams are distinct', async () => {
+    const { broker } = setup()
+    const epochs = new Set<string>()
+    for (let i = 0; i < 600; i++) epochs.add((await broker.publish(`s${i}`, '1')).epoch)
+    assert.ok(epochs.size > 590, `${epochs.size} distinct of 600`)
+    for (const e of epochs) assert.match(e, /^[\w-]{4}$/)
+  })
 })
