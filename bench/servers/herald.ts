@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { ClientSpec } from '../driver/conn.js'
@@ -36,6 +37,16 @@ const CLIENTS: Record<H1Transport, { module: string; spec: (port: number) => Cli
   },
 }
 
+/** Compiles src/ to dist/ (tsc), so the run measures the current sources. */
+function build(): string | undefined {
+  try {
+    execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.json`], { stdio: 'inherit' })
+    return undefined
+  } catch (err) {
+    return `npm run build failed: ${(err as Error).message}`
+  }
+}
+
 function metric(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
   return m ? Number(m[1]) : 0
@@ -58,7 +69,7 @@ function clientSpec(t: BenchTransport, port: number): ClientSpec {
 export const herald: ServerAdapter = {
   name: 'herald',
   transports: () => ALL_TRANSPORTS.filter(available),
-  prepare: async () => undefined,
+  prepare: async () => build(),
   async start(): Promise<RunningServer> {
     const port = await freePort()
     const heapFile = `${BENCH_TMP}/herald-${port}.heap.json`
@@ -66,7 +77,8 @@ export const herald: ServerAdapter = {
     // does (Herald's default, like AnyCable's, batches for 0.5 s and would add that to latency).
     const args = ['--port', String(port), '--public-streams', '--log-level', 'err']
     if (this.transports().includes('long-poll')) args.push('--poll-flush-interval', '0')
-    const child = spawnNode([`${ROOT}src/cli/main.ts`, ...args], heapFile)
+    // The build, as `npm start` runs it: under tsx every closure would also pay esbuild's keep-names helper.
+    const child = spawnNode([`${ROOT}dist/cli/main.js`, ...args], heapFile, {}, false)
     await waitForPort(port, child)
     return {
       pids: () => (child.pid ? [child.pid] : []),

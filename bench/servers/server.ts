@@ -109,15 +109,16 @@ export async function httpGet(port: number, path: string, headers: Record<string
 /**
  * Starts a Node server process with the heap probe preloaded and returns its handle. The child
  * is the node process itself (no npx/shell in between), so /proc/<pid> is the server.
+ * `typescript`: load tsx for a .ts entry (the peers); built JavaScript runs without it.
  */
-export function spawnNode(args: string[], heapFile: string, extraEnv: Record<string, string> = {}): ChildProcess {
+export function spawnNode(args: string[], heapFile: string, extraEnv: Record<string, string> = {}, typescript = true): ChildProcess {
   mkdirSync(BENCH_TMP, { recursive: true })
   rmSync(heapFile, { force: true })
   // BENCH_CPU_PROF=<dir>: every Node server writes a V8 CPU profile there when it stops.
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []
   // A young generation of fixed size from the start: otherwise it grows (1 → 16 MiB semi-spaces)
   // during the connect burst and its pages land in "RSS per connection" (±5 KiB/conn at 3k).
-  const child = spawn(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', ...prof, '--import', 'tsx', '--import', HEAP_PROBE, ...args], {
+  const child = spawn(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', ...prof, ...(typescript ? ['--import', 'tsx'] : []), '--import', HEAP_PROBE, ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, ...extraEnv, BENCH_HEAP_FILE: heapFile, NODE_ENV: 'production' },
   })
