@@ -11,6 +11,8 @@ export class Subscription {
   lastOffset = 0
   /** Live messages held while history is in flight; null when delivering directly. */
   held: PreparedBroadcast[] | null = null
+  /** `replies.dataHead(identifier)`, made at the first broadcast and reused (see Hub.fanOut). */
+  dataHead: string | undefined = undefined
 
   constructor(
     readonly connection: Connection,

@@ -12,12 +12,14 @@ export class PreparedBroadcast {
   constructor(
     readonly identifier: string,
     readonly message: StreamMessage,
+    /** `replies.dataHead(identifier)` when the caller has it cached (Hub.fanOut). */
+    private readonly head?: string,
   ) {}
 
   bytes(framing: Framing): Buffer {
     let frame = this.frames[framing.id]
     if (frame === undefined) {
-      this.json ??= replies.data(this.identifier, this.message)
+      this.json ??= replies.dataAfter(this.head ?? replies.dataHead(this.identifier), this.message)
       frame = framing.data(this.json, this.identifier, this.message)
       this.frames[framing.id] = frame
     }

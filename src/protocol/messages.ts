@@ -70,7 +70,18 @@ export const replies = {
   },
   /** A broadcast with its position, so ext clients can resume after it. */
   data(identifier: string, m: StreamMessage): string {
-    return `{"identifier":${q(identifier)},"message":${m.data},"stream_id":${q(m.stream)},"epoch":${q(m.epoch)},"offset":${m.offset}}`
+    return replies.dataAfter(replies.dataHead(identifier), m)
+  },
+  /**
+   * The start of every `data` reply for one identifier. Quoting the identifier (an escaped JSON
+   * object) was half the cost of `data`, so the hub keeps this per subscription (bench jobs).
+   */
+  dataHead(identifier: string): string {
+    return `{"identifier":${q(identifier)},"message":`
+  },
+  /** `data` after its `dataHead`. */
+  dataAfter(head: string, m: StreamMessage): string {
+    return `${head}${m.data},"stream_id":${q(m.stream)},"epoch":${q(m.epoch)},"offset":${m.offset}}`
   },
 }
 

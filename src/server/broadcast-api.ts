@@ -25,7 +25,7 @@ export function addBroadcastRoute(router: Router, hub: Hub, options: { broadcast
     const list = Array.isArray(body) ? body : [body]
     const positions = []
     for (const p of list) {
-      const m = await hub.publish(p.stream, p.data)
+      const m = hub.publishNow(p.stream, p.data) ?? (await hub.publish(p.stream, p.data))
       positions.push({ stream: m.stream, offset: m.offset, epoch: m.epoch })
     }
     sendJson(res, 201, positions)
