@@ -72,6 +72,21 @@ export class Outbox {
     this.schedule()
   }
 
+  /**
+   * Queues a frame that may wait (a keepalive): it goes out with the next write this outbox makes
+   * anyway, or when `release()` is called, so a busy connection's ping costs no write of its own
+   * (bench fanout ws: a ping round is one syscall per connection).
+   */
+  pushLazy(frame: Buffer): void {
+    if (this.closed) return
+    this.queue(frame)
+  }
+
+  /** Sends what `pushLazy` left queued, if no write took it meanwhile. */
+  release(): void {
+    if (this.single !== null || this.frames !== null) this.schedule()
+  }
+
   /** Writes right away, bypassing batching (for the last message before a close). */
   pushNow(frame: Buffer): void {
     if (this.closed) return
