@@ -22,6 +22,11 @@ class StreamLog {
   ring: (StreamMessage | undefined)[] = []
   head = 0 // index of the oldest kept message
   size = 0
+  /**
+   * Mirrors MemoryBroker.subscribed for this stream, so a publish does one hash lookup, not two:
+   * each costs ≈1 µs among 10,000 streams (bench jobs, timed in the server).
+   */
+  subscribed = false
   constructor(
     /** The stream's name as first published; every message shares this one string. */
     readonly stream: string,
@@ -119,6 +124,7 @@ export class MemoryBroker implements Broker {
     let log = this.logs.get(stream)
     if (!log) {
       log = new StreamLog(stream, this.options.historyLimit)
+      log.subscribed = this.subscribed.has(stream)
       this.logs.set(stream, log)
     }
     const at = this.now()
@@ -127,7 +133,7 @@ export class MemoryBroker implements Broker {
     // publication, and each kept message would hold its own (bench jobs: 1M kept messages).
     const message: StreamMessage = { stream: log.stream, data, offset: ++log.lastOffset, epoch: log.epoch, at }
     log.append(message)
-    if (this.subscribed.has(stream)) this.listener(message)
+    if (log.subscribed) this.listener(message)
     return message
   }
 
@@ -165,10 +171,14 @@ export class MemoryBroker implements Broker {
 
   subscribe(stream: string): void {
     this.subscribed.add(stream)
+    const log = this.logs.get(stream)
+    if (log) log.subscribed = true
   }
 
   unsubscribe(stream: string): void {
     this.subscribed.delete(stream)
+    const log = this.logs.get(stream)
+    if (log) log.subscribed = false
   }
 
   async close(): Promise<void> {
@@ -191,7 +201,7 @@ export class MemoryBroker implements Broker {
     for (const [stream, log] of this.logs) {
       this.expire(log, now)
       // A stream with no kept messages and no local interest is forgotten; its epoch goes with it.
-      if (log.size === 0 && !this.subscribed.has(stream)) this.logs.delete(stream)
+      if (log.size === 0 && !log.subscribed) this.logs.delete(stream)
     }
   }
 }
