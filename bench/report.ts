@@ -38,7 +38,8 @@ const errs = (gs: (Group | undefined)[]) => {
   }
   return `${lost}/${dup}/${reorder}${ended ? ` (${ended} closed)` : ''}`
 }
-const notes = (gs: (Group | undefined)[]) => [...new Set(gs.flatMap((g) => g?.runs.map((r) => r.note).filter(Boolean) ?? []))].join('; ')
+/** A row's notes, plus any publish request the server refused (those messages were never published). */
+const notes = (gs: (Group | undefined)[]) => [...new Set(gs.flatMap((g) => g?.runs.flatMap((r) => [r.note, r.figures?.publishErrors ? `${r.figures.publishErrors} publish requests refused` : undefined]).filter(Boolean) ?? []))].join('; ')
 const ratio = (herald: number[], row: number[]) => (herald.length && row.length ? `${(median(herald) / median(row)).toFixed(2)}×` : '–')
 const ms = (xs: number[]) => range(xs, 3)
 const driver = (g: Group | undefined) => `${range(figs(g, 'driverCpuPct'), 2)} / ${range(figs(g, 'driverMaxPct'), 2)}`

@@ -75,7 +75,8 @@ export const herald: ServerAdapter = {
     const heapFile = `${BENCH_TMP}/herald-${port}.heap.json`
     // --poll-flush-interval 0: answer a held long poll as soon as a message is queued, as Nchan
     // does (Herald's default, like AnyCable's, batches for 0.5 s and would add that to latency).
-    const args = ['--port', String(port), '--public-streams', '--log-level', 'err']
+    // --max-body-bytes: the publisher's batches of up to 500 publications (~75 KB) exceed the 64 KiB default.
+    const args = ['--port', String(port), '--public-streams', '--log-level', 'err', '--max-body-bytes', '1048576']
     if (this.transports().includes('long-poll')) args.push('--poll-flush-interval', '0')
     // The build, as `npm start` runs it: under tsx every closure would also pay esbuild's keep-names helper.
     const child = spawnNode([`${ROOT}dist/cli/main.js`, ...args], heapFile, {}, false)
