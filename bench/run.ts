@@ -68,7 +68,7 @@ const opts: Options = smoke
   : {
       fanoutWs: [1000, 5000, 15000], fanoutHttp: [1000, 5000], fanoutH2: [1000, 5000], fanoutPoll: [1000], jobs: [1000, 10000], jobsSmall: [1000], idle: [5000],
       churnClients: 1000, churnRate: 10, rateSeconds: 1.5, jobsSeconds: 1.5, churnSeconds: 2,
-      flatDeliveries: 150_000, flatMaxSeconds: 2.5, workers: 2, rateMaxSubscribers: 5000,
+      flatDeliveries: 250_000, flatMaxSeconds: 3, workers: 2, rateMaxSubscribers: 5000,
     }
 if (values.subscribers) opts.fanoutWs = opts.fanoutHttp = opts.fanoutH2 = opts.fanoutPoll = nums(values.subscribers)!
 if (values.jobs) opts.jobs = opts.jobsSmall = nums(values.jobs)!
