@@ -248,12 +248,13 @@ ${machine()}
 \`\`\`sh
 npm run bench -- --report docs/benchmarks.md            # this report: every scenario, server and transport (${(r.elapsedSec / 60).toFixed(0)} min here)
 npm run bench -- fanout --servers herald,ws --transports ws --subscribers 5000 --repeats 1   # one targeted case
+npm run bench -- fanout --servers herald,nchan --transports sse-h2,long-poll-h2 --subscribers 1000   # HTTP/2 variants
 npm run bench -- --help                                  # scenarios and options
 BENCH_CPU_PROF=/tmp/prof npm run bench -- fanout --servers herald --transports ws --subscribers 5000 --repeats 1
 npx tsx bench/lib/profile-top.ts /tmp/prof/<file>.cpuprofile          # hot spots by self time
 BENCH_HEAP_SNAPSHOT=/tmp/snap npm run bench -- idle --servers herald --transports ws --idle 2000 --repeats 1
 npx tsx bench/lib/heap-top.ts <before>.heapsnapshot <after>.heapsnapshot 1600   # bytes per connection by type
-node --import tsx --test test/bench/harness.test.ts      # the smoke test (20 subscribers, Herald, WebSocket)
+node --import tsx --test test/bench/harness.test.ts      # the smoke test (20 subscribers, Herald; ws, ws-h2, sse-h2, long-poll-h2)
 \`\`\`
 
 ## Results
