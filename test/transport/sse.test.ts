@@ -217,3 +217,36 @@ test('SSE over HTTP/1.1 is chunked (one chunk per event, written straight to the
   assert.doesNotMatch(h10, /transfer-encoding/i)
   assert.match(h10, /\r\n\r\n(event: welcome\n[^]*)?data: \{"n":1\}\nid: [^\n]+\n\ndata: \{"n":2\}\nid: [^\n]+\n\n$/)
 })
+
+test('SSE pipelined behind a job stream: its events wait in the response (not on the socket) until the job stream ends, then arrive as proper chunks', async () => {
+  const port = Number(new URL(h.url).port)
+  const job = await startJob(h.url, { steps: 3, delayMs: 300 })
+  const stream = 'pipelined-behind-job'
+  const { connect } = await import('node:net')
+  const socket = connect(port, '127.0.0.1')
+  let text = ''
+  socket.on('data', (c: Buffer) => { text += c.toString('latin1') })
+  // Two requests in one write: Node answers them in order, so the second response has no socket yet.
+  socket.write(`GET /jobs/${job.id}/stream HTTP/1.1\r\nHost: x\r\n\r\nGET /events?stream=${stream} HTTP/1.1\r\nHost: x\r\n\r\n`)
+  await until(async () => (await metric(h.url, 'herald_subscriptions')) >= 2, 'both subscribed')
+  await broadcast(h.url, [{ stream, data: '{"n":1}' }, { stream, data: '{"n":2}' }])
+  await until(() => text.includes('{"n":2}'), 'the pipelined events', 10_000)
+  socket.destroy()
+  const second = text.slice(text.lastIndexOf('HTTP/1.1 200'))
+  assert.ok(text.indexOf('"succeeded"') < text.lastIndexOf('HTTP/1.1 200'), 'the job stream ended first')
+  assert.match(second, /transfer-encoding: chunked/i)
+  // Node chunked these bytes itself (the fallback unchunks ours): decoding must give whole events in order.
+  let rest = second.slice(second.indexOf('\r\n\r\n') + 4)
+  let payload = ''
+  for (;;) {
+    const nl = rest.indexOf('\r\n')
+    if (nl < 0) break
+    const size = parseInt(rest.slice(0, nl), 16)
+    if (!(size > 0) || rest.length < nl + 2 + size + 2) break
+    assert.equal(rest.slice(nl + 2 + size, nl + 4 + size), '\r\n', 'a chunk ends where its size says')
+    payload += rest.slice(nl + 2, nl + 2 + size)
+    rest = rest.slice(nl + 4 + size)
+  }
+  assert.match(payload, /data: \{"n":1\}\nid: [^\n]+\n\ndata: \{"n":2\}\nid: [^\n]+\n\n/)
+  assert.doesNotMatch(payload, /\r\n/, 'no chunk framing inside the payload (chunked twice)')
+})
