@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
@@ -14,9 +14,19 @@ const TRANSPORTS = ['ws', 'ws-h2', 'sse-h2', 'long-poll-h2']
 test('bench harness: smallest fan-out against Herald prints a table with no lost, duplicated or reordered messages', { timeout: 120_000 }, async (t) => {
   t.plan(2 + 2 * TRANSPORTS.length)
   const out = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'bench/run.ts', 'fanout', '--smoke', '--servers', 'herald', '--transports', TRANSPORTS.join(',')], { cwd: ROOT, timeout: 110_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${err.message}\n${stdout}\n${stderr}`))
-      else resolve(stdout)
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', 'fanout', '--smoke', '--servers', 'herald', '--transports', TRANSPORTS.join(',')], { cwd: ROOT, timeout: 110_000 })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+      // The run's progress lines, live, so a long first test does not look hung.
+      for (const line of chunk.split('\n')) if (/^(\[|==)/.test(line.trim())) process.stderr.write(`bench smoke: ${line.trim()}\n`)
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve(stdout)
+      else reject(new Error(`bench exited with ${code ?? signal}\n${stdout}\n${stderr}`))
     })
   })
   t.assert.match(out, /### Fan-out/)

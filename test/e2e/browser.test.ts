@@ -10,7 +10,7 @@ const CHROMIUM = process.env.HERALD_CHROMIUM ?? '/usr/bin/chromium'
 let h: TestHerald
 let browser: Browser
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/run does) or set HERALD_CHROMIUM`)
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; npm test does) or set HERALD_CHROMIUM`)
   h = await startHerald()
   browser = await chromium.launch({
     executablePath: CHROMIUM,
