@@ -7,18 +7,46 @@ import { loadConfig, type LoadSources } from './config/load.js'
 import type { HeraldConfig } from './config/schema.js'
 import { Hub } from './hub/hub.js'
 import { demoJob } from './jobs/demo-job.js'
-import type { JobTypeDefinition } from './jobs/job.js'
+import type { JobState, JobTypeDefinition } from './jobs/job.js'
 import { JobManager } from './jobs/job-manager.js'
 import { addJobRoutes } from './jobs/jobs-api.js'
 import { createLogger, type HeraldLogger } from './observability/logger.js'
 import { Metrics } from './observability/metrics.js'
 import { addBroadcastRoute } from './server/broadcast-api.js'
+import { http1Timeouts } from './server/http-server.js'
 import { Listener, listenerSpecs } from './server/listeners.js'
 import { defaultMaxSessions, openFileLimit } from './server/limits.js'
 import { Router } from './server/router.js'
 import { addHttpTransports, type HttpTransports } from './transport/http-transports.js'
 import { OriginPolicy } from './transport/origin.js'
+import type { TransportName } from './transport/session.js'
 import { WebSocketTransport } from './transport/websocket.js'
+
+export interface HeraldStats {
+  connections: { total: number; byTransport: Partial<Record<TransportName, number>> }
+  subscriptions: number
+  /** Streams with at least one local subscriber. */
+  streams: number
+  /** Disconnected sessions kept for restore (`--sessions-ttl`). */
+  restorableSessions: number
+  longPoll: { sessions: number; heldPolls: number }
+  jobPoll: { heldPolls: number }
+  /** Pending hold deadlines of the HTTP transports (held polls, flush windows, keepalive clocks). */
+  deadlines: number
+  h2: { sessions: number; immortalStreams: number }
+  /** Streams whose state the broker keeps on this node (the memory broker: their history). */
+  broker: { streams: number }
+  /** Jobs this node knows, by state. */
+  jobs: Partial<Record<JobState, number>>
+}
+
+export interface ClientInfo {
+  sid: string
+  transport: TransportName
+  httpVersion: '1.1' | '2'
+  remoteAddress: string | undefined
+  identifiers: string[]
+}
 
 export interface HeraldOptions extends LoadSources {
   /** A ready configuration; when absent it is loaded from argv/env/overrides. */
@@ -88,7 +116,7 @@ export class Herald {
     this.http = addHttpTransports(this.router, {
       hub: this.hub, jobs: this.jobs, config, origins: new OriginPolicy(config.allowedOrigins), streamsSecret: this.streamsSecret,
     })
-    const deps = { hub: this.hub, router: this.router, ws: this.ws }
+    const deps = { hub: this.hub, router: this.router, ws: this.ws, timeouts: http1Timeouts(config) }
     this.listeners = listenerSpecs(config).map((spec) => new Listener(spec, deps, this.log))
     this.server = this.listeners[0].server
   }
@@ -97,6 +125,51 @@ export class Herald {
   defineJob<I, R>(type: string, definition: JobTypeDefinition<I, R>): this {
     this.jobs.define(type, definition)
     return this
+  }
+
+  /**
+   * What this node holds right now, for operators and tests: connections by transport,
+   * subscriptions, held polls, restorable sessions, pending hold deadlines, HTTP/2 connections and
+   * immortal streams, streams the broker keeps, live jobs by state. Cheap: counts, no walk over
+   * subscribers. Also on GET /metrics.
+   */
+  stats(): HeraldStats {
+    const byTransport: Partial<Record<TransportName, number>> = {}
+    for (const conn of this.hub.connections) byTransport[conn.transport] = (byTransport[conn.transport] ?? 0) + 1
+    let h2Sessions = 0
+    let immortal = 0
+    for (const l of this.listeners) {
+      h2Sessions += l.sessions.size
+      for (const s of l.sessions) immortal += s.held
+    }
+    return {
+      connections: { total: this.hub.connections.size, byTransport },
+      subscriptions: this.hub.totalSubscriptions,
+      streams: this.hub.streamCount,
+      restorableSessions: this.hub.sessions.size,
+      longPoll: { sessions: this.http.longPoll?.size ?? 0, heldPolls: this.http.longPoll?.heldCount ?? 0 },
+      jobPoll: { heldPolls: this.http.jobPoll.heldCount },
+      deadlines: this.http.deadlines.size,
+      h2: { sessions: h2Sessions, immortalStreams: immortal },
+      broker: { streams: this.hub.broker.streamCount ?? 0 },
+      jobs: this.jobs.countByState(),
+    }
+  }
+
+  /** The connected clients (sid, transport, HTTP version, remote address, subscribed identifiers); O(connections). */
+  clients(): ClientInfo[] {
+    return [...this.hub.connections].map((c) => ({
+      sid: c.sid,
+      transport: c.transport,
+      httpVersion: c.session.info.httpVersion,
+      remoteAddress: c.remoteAddress,
+      identifiers: c.identifiers,
+    }))
+  }
+
+  /** Local subscribers of one stream (every identifier). */
+  subscriberCount(stream: string): number {
+    return this.hub.subscriberCount(stream)
   }
 
   /** Publishes to a stream from code; resolves with the message's position. */

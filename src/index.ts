@@ -1,4 +1,4 @@
-export { Herald, createHerald, type HeraldOptions } from './herald.js'
+export { Herald, createHerald, type HeraldOptions, type HeraldStats, type ClientInfo } from './herald.js'
 export { loadConfig, HeraldConfigError } from './config/load.js'
 export type { HeraldConfig, HeraldConfigInput } from './config/schema.js'
 export { HeraldError, ERRORS, type ErrorCode } from './errors.js'

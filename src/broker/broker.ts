@@ -37,4 +37,6 @@ export interface Broker {
   subscribe(stream: string): void
   unsubscribe(stream: string): void
   close(): Promise<void>
+  /** Streams whose state this broker keeps on this node (for stats). */
+  readonly streamCount?: number
 }

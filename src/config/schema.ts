@@ -69,6 +69,10 @@ export const configSchema = z.strictObject({
   ignoreEncodingErrors: z.boolean().default(false).describe('accept text frames that are not valid UTF-8 (default: close 1007)'),
   allowedOrigins: z.string().default('*').describe('comma-separated allowed Origin hosts or URLs; * = any'),
 
+  headersTimeout: seconds(15, 'longest a client may take to send its request headers (over it: 408)'),
+  requestTimeout: seconds(30, 'longest a client may take to send a whole request, body included (over it: 408); held responses are not cut'),
+  keepAliveTimeout: seconds(5, 'close an idle HTTP/1.1 keep-alive connection after this long'),
+
   outboxBytes: bytes(1024 * 1024, 'per-client budget of queued outgoing bytes (over it: disconnect too_slow)'),
   maxBodyBytes: bytes(65536, 'largest HTTP request body for the jobs and publish APIs (over it: 413)'),
 
@@ -99,7 +103,13 @@ export const configSchema = z.strictObject({
   h2PingTimeout: seconds(10, 'close an HTTP/2 connection whose PING is not answered within this time'),
   listeners: z.array(listenerSchema).default([])
     .describe('more listeners ("virtual hosts"), in the JSON file: [{"port":8443,"tls-cert":…,"tls-key":…,"h2-half-closed-long-poll":"1"}]'),
-}).superRefine(tlsPairCheck)
+}).superRefine((v, ctx) => {
+  tlsPairCheck(v, ctx)
+  // Node refuses a server whose headersTimeout exceeds its requestTimeout.
+  if (v.requestTimeout > 0 && v.headersTimeout > v.requestTimeout) {
+    ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'must not exceed requestTimeout' })
+  }
+})
 
 export type HeraldConfig = z.infer<typeof configSchema>
 export type HeraldConfigInput = z.input<typeof configSchema>

@@ -3,7 +3,7 @@ import { Disconnects, disconnectMessage, type Disconnect } from '../disconnect.j
 import { HistoryUnavailable } from '../broker/broker.js'
 import { decodeCommand, ProtocolError } from '../protocol/codec.js'
 import { replies, type HistoryRequest, type StreamMessage } from '../protocol/messages.js'
-import type { Framing, Session, SessionRequest, SessionSink } from '../transport/session.js'
+import type { Framing, Session, SessionRequest, SessionSink, TransportName } from '../transport/session.js'
 import type { Hub } from '../hub/hub.js'
 import { PreparedBroadcast } from '../hub/prepared-broadcast.js'
 import type { SessionState } from '../hub/session-cache.js'
@@ -58,7 +58,7 @@ export class Connection implements SessionSink, OutboxOwner {
     return !this.done
   }
 
-  get transport(): string {
+  get transport(): TransportName {
     return this.session.info.transport
   }
 

@@ -201,6 +201,11 @@ export class Hub {
     return this.streams.get(stream)?.size ?? 0
   }
 
+  /** Streams with at least one local subscriber. */
+  get streamCount(): number {
+    return this.streams.size
+  }
+
   get totalSubscriptions(): number {
     return this.subscriptionCount
   }

@@ -148,6 +148,13 @@ export class JobManager implements StreamHooks {
     this.cancelAll()
   }
 
+  /** Jobs this node knows (running, and finished ones within --jobs-ttl), by state. */
+  countByState(): Partial<Record<JobState, number>> {
+    const out: Partial<Record<JobState, number>> = {}
+    for (const { snapshot } of this.jobs.values()) out[snapshot.state] = (out[snapshot.state] ?? 0) + 1
+    return out
+  }
+
   get size(): number {
     return this.jobs.size
   }

@@ -10,22 +10,43 @@ import { sendError, type HttpResponse } from './respond.js'
 import { requestUrl, type Router } from './router.js'
 
 /**
- * Node's HTTP/1.1 timeouts, set on purpose (node-platform-notes §3): held responses (SSE,
- * long polls) are never cut because `requestTimeout` only covers receiving the request and
- * `server.timeout` (socket inactivity) stays 0; clients that dawdle over their headers or body,
- * or sit idle between requests, still are.
+ * Node's HTTP/1.1 timeouts, in milliseconds, set on purpose (node-platform-notes §3): held
+ * responses (SSE, long polls) are never cut because `requestTimeout` only covers receiving the
+ * request and `timeout` (socket inactivity) stays 0; clients that dawdle over their headers or
+ * body, or sit idle between requests, still are.
  */
-export const HTTP1_TIMEOUTS = Object.freeze({
-  headersTimeout: 15_000,
-  requestTimeout: 30_000,
-  keepAliveTimeout: 5_000,
-  timeout: 0,
-})
+export interface Http1Timeouts {
+  readonly headersTimeout: number
+  readonly requestTimeout: number
+  readonly keepAliveTimeout: number
+  /** Always 0: a non-zero socket inactivity timeout would cut a silent held response. */
+  readonly timeout: 0
+}
+
+/** The timeouts from the configuration's seconds. */
+export function http1Timeouts(c: { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number }): Http1Timeouts {
+  return Object.freeze({
+    headersTimeout: c.headersTimeout * 1000,
+    requestTimeout: c.requestTimeout * 1000,
+    keepAliveTimeout: c.keepAliveTimeout * 1000,
+    timeout: 0,
+  })
+}
 
 export interface RequestHandlerDeps {
   hub: Hub
   router: Router
   ws: WebSocketTransport
+  timeouts: Http1Timeouts
+}
+
+/**
+ * How often Node checks headersTimeout and requestTimeout (30 s by default, which would let a
+ * short requestTimeout run up to 30 s late): a quarter of the shorter one, within 50 ms..30 s.
+ */
+function checkingInterval(t: Http1Timeouts): number {
+  const shortest = Math.min(...[t.headersTimeout, t.requestTimeout].filter((ms) => ms > 0), 120_000)
+  return Math.min(30_000, Math.max(50, Math.floor(shortest / 4)))
 }
 
 /**
@@ -76,7 +97,7 @@ function failed(deps: RequestHandlerDeps, req: HttpRequest, res: HttpResponse, p
 }
 
 export function createHttp1Server(deps: RequestHandlerDeps): http.Server {
-  const server = http.createServer((req, res) => void handleRequest(deps, req, res))
+  const server = http.createServer({ connectionsCheckingInterval: checkingInterval(deps.timeouts) }, (req, res) => void handleRequest(deps, req, res))
   addHttp1Handlers(server, deps)
   return server
 }
@@ -87,7 +108,9 @@ export function createHttp1Server(deps: RequestHandlerDeps): http.Server {
  * keep-alive sockets would never close, node-platform-notes §3).
  */
 export function addHttp1Handlers(server: http.Server | Http2SecureServer, deps: RequestHandlerDeps): void {
-  Object.assign(server, HTTP1_TIMEOUTS)
+  Object.assign(server, deps.timeouts)
+  // Read when the server starts listening; the TLS server ignores it as a constructor option.
+  ;(server as http.Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = checkingInterval(deps.timeouts)
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     let url: URL
     try {

@@ -7,7 +7,7 @@ import type { HeraldConfig } from '../config/schema.js'
 import type { HeraldLogger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { handleConnect } from '../transport/websocket-h2.js'
-import { addHttp1Handlers, createHttp1Server, handleRequest, HTTP1_TIMEOUTS, listen, type RequestHandlerDeps } from './http-server.js'
+import { addHttp1Handlers, createHttp1Server, handleRequest, listen, type RequestHandlerDeps } from './http-server.js'
 import { setSessionState, sessionState, type H2SessionState } from './long-lived.js'
 
 /** One listening address with its own TLS files and HTTP/2 options ("virtual host"). */
@@ -174,7 +174,7 @@ export class Listener {
           listener: this,
           buf: Buffer.alloc(0),
           // Unref'd: a silent socket must not keep a closing process alive.
-          timer: setTimeout(onSniffTimeout, HTTP1_TIMEOUTS.headersTimeout, socket).unref(),
+          timer: setTimeout(onSniffTimeout, deps.timeouts.headersTimeout || 15_000, socket).unref(),
         }
         socket.on('data', onSniffData)
         socket.on('error', onSniffError)

@@ -79,10 +79,10 @@ describe('@anycable/core client', () => {
     assert.ok(sid)
 
     // Drop the TCP connection without a close frame, as a network failure would.
-    const before = h.herald.hub.sessions.size
+    const before = h.herald.stats().restorableSessions
     ;(c.transport as any).ws.terminate()
     await until(() => c.state === 'disconnected', 'client notices the drop')
-    await until(() => h.herald.hub.sessions.size > before, 'server keeps the session for restore')
+    await until(() => h.herald.stats().restorableSessions > before, 'server keeps the session for restore')
 
     await publishRange(stream, 6, 10) // while it is away
     assert.ok(c.monitor!.reconnectNow(), 'reconnect')
@@ -114,9 +114,9 @@ describe('raw wire restore', () => {
     await publishRange(stream, 1, 5)
     await c.waitFor((m) => m.offset === 5)
     const { epoch } = c.data(identifier)[0]
-    const before = h.herald.hub.sessions.size
+    const before = h.herald.stats().restorableSessions
     c.ws.terminate()
-    await until(() => h.herald.hub.sessions.size > before, 'server keeps the session')
+    await until(() => h.herald.stats().restorableSessions > before, 'server keeps the session')
     await publishRange(stream, 6, 10)
 
     const r = await WireClient.connect(`${h.wsUrl}?sid=${encodeURIComponent(sid)}`)
@@ -139,7 +139,7 @@ describe('raw wire restore', () => {
     const stream = freshStream('header')
     const { c, sid, identifier } = await connected(stream)
     c.close()
-    await until(() => !h.herald.hub.connections.size || [...h.herald.hub.connections].every((x) => x.sid !== sid), 'server closed it')
+    await until(() => h.herald.clients().every((x) => x.sid !== sid), 'server closed it')
     const r = await WireClient.connect(h.wsUrl, 'actioncable-v1-ext-json', { headers: { 'X-AnyCable-Restore-SID': sid } })
     assert.deepEqual((await r.waitForType('welcome')).restored_ids, [identifier])
     const again = await WireClient.connect(`${h.wsUrl}?sid=${encodeURIComponent(sid)}`)

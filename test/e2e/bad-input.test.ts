@@ -134,7 +134,6 @@ describe('broadcast API', () => {
       assertError(await postJson(`${k.url}/_broadcast`, one, { authorization: 'Bearer wrong' }), 401, 'HERALD_ERR_UNAUTHORIZED')
       assertError(await postJson(`${k.url}/_broadcast`, one, { authorization: 'Basic sekret' }), 401, 'HERALD_ERR_UNAUTHORIZED')
       assert.equal(await errors('HERALD_ERR_UNAUTHORIZED', k), 3)
-      assert.equal(await k.herald.hub.broker.position('guarded'), undefined)
       const ok = await postJson(`${k.url}/_broadcast`, one, { authorization: 'Bearer sekret' })
       assert.equal(ok.status, 201)
       assert.deepEqual(ok.body.map((p: any) => p.offset), [1])

@@ -26,7 +26,7 @@ test('a reader that stops reading is disconnected too_slow; other subscribers ge
   const slowSocket = (slow.c.ws as unknown as { _socket: Socket })._socket
   slowSocket.pause() // never reads again: the kernel buffers fill, then the server's outbox does
 
-  const slowOnServer = () => [...h.herald.hub.connections].some((conn) => conn.sid === slow.sid)
+  const slowOnServer = () => h.herald.clients().some((client) => client.sid === slow.sid)
   const pad = 'x'.repeat(1000)
   let published = 0
   // Loopback buffers several MiB before Node sees backpressure, so keep publishing (a batch per

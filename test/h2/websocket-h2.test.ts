@@ -31,7 +31,7 @@ after(async () => {
   cert.remove()
 })
 
-const transports = () => [...h.herald.hub.connections].map((c) => c.transport)
+const transports = () => h.herald.clients().map((c) => c.transport)
 
 async function publish(stream: string, data: unknown): Promise<void> {
   const res = await fetch(`${h.url}/_broadcast`, { method: 'POST', body: JSON.stringify({ stream, data: JSON.stringify(data) }) })
@@ -154,7 +154,7 @@ test('undici WebSocket with allowH2 over TLS (sends a key, requires the accept)'
   assert.equal(ws.protocol, 'actioncable-v1-ext-json')
   while (!messages.some((m) => m.type === 'welcome')) await new Promise((r) => setTimeout(r, 20))
   const sid = messages.find((m) => m.type === 'welcome').sid
-  const conn = [...h.herald.hub.connections].find((c) => c.sid === sid)
+  const conn = h.herald.clients().find((c) => c.sid === sid)
   assert.equal(conn?.transport, 'ws-h2', 'undici used HTTP/2')
   const closed = new Promise<number>((resolve) => { ws.onclose = (e: any) => resolve(e.code) })
   const closing = Date.now()

@@ -120,14 +120,14 @@ export async function lpPost(url: string, options: { pollId?: string; body?: str
 
 /** What a Herald holds for its clients; back at these numbers = nothing leaked. */
 export function holdings(h: TestHerald) {
-  const { hub, http: transports } = h.herald
+  const s = h.herald.stats()
   return {
-    connections: hub.connections.size,
-    subscriptions: hub.totalSubscriptions,
-    deadlines: transports.deadlines.size,
-    longPollSessions: transports.longPoll?.size ?? 0,
-    heldLongPolls: transports.longPoll?.heldCount ?? 0,
-    heldJobPolls: transports.jobPoll.heldCount,
+    connections: s.connections.total,
+    subscriptions: s.subscriptions,
+    deadlines: s.deadlines,
+    longPollSessions: s.longPoll.sessions,
+    heldLongPolls: s.longPoll.heldPolls,
+    heldJobPolls: s.jobPoll.heldPolls,
   }
 }
 

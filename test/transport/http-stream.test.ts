@@ -61,7 +61,7 @@ test('NDJSON /stream?stream=: resumes with ?after=&epoch= after a dropped connec
   const stream = 'nd/resume'
   const r = await StreamReader.ndjson(`${h.url}/stream?stream=${encodeURIComponent(stream)}`)
   assert.equal(r.status, 200)
-  await until(() => h.herald.hub.subscriberCount(stream) === 1, 'subscribed')
+  await until(() => h.herald.subscriberCount(stream) === 1, 'subscribed')
   await broadcast(h.url, [1, 2, 3].map((n) => ({ stream, data: JSON.stringify({ n }) })))
   await r.waitFor(() => r.lines.length === 3, 'three lines')
   const last = r.lines[2]

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { signJwt } from '../../src/auth/jwt.js'
-import type { MemoryBroker } from '../../src/broker/memory-broker.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
 import { metric, postJson, until } from '../support/util.js'
 import { holdings, NO_HOLDINGS, startJob } from './http-clients.js'
@@ -48,7 +47,7 @@ test('job poll: 204 at the timeout (capped by --job-poll-max-timeout); resumes a
   // A held poll whose client goes away; what is published meanwhile comes with the next poll.
   const abort = new AbortController()
   const dropped = fetch(`${h.url}/jobs/${job.id}/poll?${cursor}&timeout=30`, { signal: abort.signal }).catch(() => 'aborted')
-  await until(() => h.herald.http.jobPoll.heldCount === 1, 'held')
+  await until(() => h.herald.stats().jobPoll.heldPolls === 1, 'held')
   abort.abort()
   assert.equal(await dropped, 'aborted')
   await report(job.id, { progress: 0.2 })
@@ -109,7 +108,7 @@ test('job poll: polls dropped mid-hold free everything (connections, subscriptio
   await Promise.all(held)
   await until(() => holdings(h).connections === 0, 'freed')
   assert.deepEqual(holdings(h), NO_HOLDINGS)
-  assert.equal(h.herald.hub.sessions.size, 0)
+  assert.equal(h.herald.stats().restorableSessions, 0)
   await fetch(`${h.url}/jobs/${job.id}/cancel`, { method: 'POST' })
 })
 
@@ -118,8 +117,7 @@ test('job poll: a finished job whose events are no longer kept answers 410 with 
   try {
     const job = await (await fetch(`${a.url}/jobs`, { method: 'POST', body: '{"type":"external"}' })).json()
     await postJson(`${a.url}/jobs/${job.id}/progress`, { state: 'succeeded', result: 1 })
-    const broker = a.herald.hub.broker as MemoryBroker
-    await until(() => broker.streamCount === 0, 'the broker forgot the stream')
+    await until(() => a.herald.stats().broker.streams === 0, 'the broker forgot the stream')
     const res = await fetch(`${a.url}/jobs/${job.id}/poll?after=0&timeout=30`)
     assert.equal(res.status, 410)
     const body = await res.json()

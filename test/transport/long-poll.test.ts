@@ -54,7 +54,7 @@ test('long poll: messages published between polls arrive with the next poll, exa
   const second = await lpPost(lp, { pollId })
   assert.deepEqual(dataOf(second.lines).map((m) => m.message.n), [1, 2, 3])
   const held = lpPost(lp, { pollId })
-  await until(() => h.herald.http.longPoll!.heldCount > 0, 'the poll is held')
+  await until(() => h.herald.stats().longPoll.heldPolls > 0, 'the poll is held')
   await broadcast(h.url, { stream, data: '{"n":4}' })
   const third = await held
   assert.deepEqual(dataOf(third.lines).map((m) => m.message.n), [4])
@@ -68,7 +68,7 @@ test('long poll: a second poll while one is held answers the first at once; noth
     const first = await lpPost(url, { body: subscribe(publicIdentifier(stream)) })
     const pollId = first.pollId!
     const pollA = lpPost(url, { pollId })
-    await until(() => a.herald.http.longPoll!.heldCount === 1, 'poll A held')
+    await until(() => a.herald.stats().longPoll.heldPolls === 1, 'poll A held')
     // A now collects for its 5 s flush window…
     await broadcast(a.url, { stream, data: '{"n":1}' })
     await sleep(50)
@@ -76,7 +76,7 @@ test('long poll: a second poll while one is held answers the first at once; noth
     const pollB = lpPost(url, { pollId })
     const ra = await pollA
     assert.equal(ra.status, 200)
-    assert.ok(a.herald.http.longPoll!.heldCount <= 1, 'never two polls held for one session')
+    assert.ok(a.herald.stats().longPoll.heldPolls <= 1, 'never two polls held for one session')
     const rb = await pollB
     await broadcast(a.url, { stream, data: '{"n":2}' })
     const rc = await lpPost(url, { pollId })
@@ -107,7 +107,7 @@ test('long poll: a session left idle past --poll-keepalive-timeout is closed; it
     const first = await lpPost(url, { body: subscribe(publicIdentifier('lp/idle')) })
     assert.equal(first.status, 200)
     const stale = await metric(a.url, 'long_poll_stale_requests_total')
-    await until(() => a.herald.http.longPoll!.size === 0, 'the idle session closed')
+    await until(() => a.herald.stats().longPoll.sessions === 0, 'the idle session closed')
     const late = await lpPost(url, { pollId: first.pollId })
     assert.equal(late.status, 401)
     assert.deepEqual(late.lines, [{ type: 'disconnect', reason: 'session_expired', reconnect: false }])
@@ -127,7 +127,7 @@ test('long poll: queued messages count against --outbox-bytes; over it the sessi
     const stream = 'lp/budget'
     const first = await lpPost(url, { body: subscribe(publicIdentifier(stream)) })
     await broadcast(a.url, Array.from({ length: 40 }, (_, n) => ({ stream, data: JSON.stringify({ n, pad: 'x'.repeat(200) }) })))
-    await until(() => a.herald.hub.connections.size === 0, 'the session ended')
+    await until(() => a.herald.stats().connections.total === 0, 'the session ended')
     assert.equal(await metric(a.url, 'herald_disconnects_total', { reason: 'too_slow' }), 1)
     const next = await lpPost(url, { pollId: first.pollId })
     assert.equal(next.status, 401)
@@ -212,14 +212,14 @@ test('long poll: a poll that displaced another is held for the poll interval, no
     const stream = 'lp/displaced'
     const first = await lpPost(url, { body: subscribe(publicIdentifier(stream)) })
     const pollA = lpPost(url, { pollId: first.pollId })
-    await until(() => a.herald.http.longPoll!.heldCount === 1, 'poll A held')
+    await until(() => a.herald.stats().longPoll.heldPolls === 1, 'poll A held')
     const pollB = lpPost(url, { pollId: first.pollId })
     assert.equal((await pollA).status, 200)
-    await until(() => a.herald.http.longPoll!.heldCount === 1, 'poll B held')
+    await until(() => a.herald.stats().longPoll.heldPolls === 1, 'poll B held')
     assert.equal(holdings(a).deadlines, 1, 'only poll B\'s hold deadline; no keepalive clock while it is held')
     // Longer than the keepalive timeout: B must still be held, then answer with what comes.
     await sleep(500)
-    assert.equal(a.herald.http.longPoll!.size, 1)
+    assert.equal(a.herald.stats().longPoll.sessions, 1)
     await broadcast(a.url, { stream, data: '{"still":"here"}' })
     const rb = await pollB
     assert.equal(rb.status, 200)

@@ -127,7 +127,7 @@ test('SSE statuses: 400 for a rejected subscription (nothing kept), a missing st
   await unknown.body?.cancel()
   await until(() => holdings(h).connections === 0, 'nothing kept')
   assert.deepEqual(holdings(h), NO_HOLDINGS)
-  assert.equal(h.herald.hub.sessions.size, 0, 'SSE sessions leave nothing to restore')
+  assert.equal(h.herald.stats().restorableSessions, 0, 'SSE sessions leave nothing to restore')
 })
 
 test('SSE: clients that vanish mid-stream free everything they held', async () => {

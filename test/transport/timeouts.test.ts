@@ -1,40 +1,27 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, test } from 'node:test'
-import { handleRequest, HTTP1_TIMEOUTS } from '../../src/server/http-server.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
 import { broadcast } from '../support/util.js'
 import { lpPost, StreamReader } from './http-clients.js'
 
 /**
- * node-platform-notes §3 at a smaller scale: Herald's request handling on a server with HTTP1_TIMEOUTS'
- * shape (requestTimeout short, server.timeout 0) and the check interval shortened so requestTimeout
- * bites within the test. Held responses must outlive requestTimeout; a slow request body must not.
+ * node-platform-notes §3 at a smaller scale, on Herald's own listener: requestTimeout and
+ * headersTimeout short (--request-timeout, --headers-timeout), so they bite within the test.
+ * Held responses must outlive requestTimeout; a slow request body must not.
  */
 let h: TestHerald
-let server: http.Server
 let base: string
 const REQUEST_TIMEOUT = 300
 before(async () => {
-  h = await startHerald({ publicStreams: true, pollInterval: 1, pollFlushInterval: 0 })
-  const deps = { hub: h.herald.hub, router: h.herald.router, ws: h.herald.ws }
-  server = http.createServer({ requestTimeout: REQUEST_TIMEOUT, headersTimeout: 200, connectionsCheckingInterval: 50 }, (req, res) => void handleRequest(deps, req, res))
-  server.keepAliveTimeout = HTTP1_TIMEOUTS.keepAliveTimeout
-  server.timeout = HTTP1_TIMEOUTS.timeout
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  h = await startHerald({ publicStreams: true, pollInterval: 1, pollFlushInterval: 0, requestTimeout: REQUEST_TIMEOUT / 1000, headersTimeout: 0.2 })
+  base = h.url
 })
 after(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
   await h.close()
-})
-
-test('HTTP1_TIMEOUTS: the socket inactivity timeout is off and requestTimeout is finite (slow clients are still cut)', () => {
-  assert.equal(HTTP1_TIMEOUTS.timeout, 0)
-  assert.ok(HTTP1_TIMEOUTS.requestTimeout > 0 && HTTP1_TIMEOUTS.headersTimeout > 0 && HTTP1_TIMEOUTS.keepAliveTimeout > 0)
 })
 
 test('a silent SSE response held past requestTimeout is not cut and still delivers', async () => {
@@ -42,7 +29,7 @@ test('a silent SSE response held past requestTimeout is not cut and still delive
   assert.equal(r.status, 200)
   await sleep(REQUEST_TIMEOUT * 3)
   assert.equal(r.ended, false)
-  await broadcast(h.url, { stream: 't/sse', data: '{"late":true}' })
+  await broadcast(base, { stream: 't/sse', data: '{"late":true}' })
   await r.waitFor(() => r.data.length === 1, 'the late message')
   assert.deepEqual(r.data, [{ late: true }])
   r.destroy()
@@ -62,4 +49,31 @@ test('a request body slower than requestTimeout is still cut with 408', async ()
     // …and the rest never comes.
   })
   assert.equal(status, 408)
+})
+
+test('request headers slower than --headers-timeout are cut with 408', async () => {
+  const socket = net.connect(Number(new URL(base).port), '127.0.0.1')
+  let answer = ''
+  socket.setEncoding('latin1').on('data', (d: string) => (answer += d))
+  await once(socket, 'connect')
+  socket.write('GET /health HTTP/1.1\r\nHost: x\r\n') // …and the blank line never comes
+  await once(socket, 'close')
+  assert.match(answer, /^HTTP\/1\.1 408 /)
+})
+
+test('an idle keep-alive connection is closed after --keep-alive-timeout', async () => {
+  const k = await startHerald({ keepAliveTimeout: 0.2 })
+  try {
+    const socket = net.connect(Number(new URL(k.url).port), '127.0.0.1')
+    let answer = ''
+    socket.setEncoding('latin1').on('data', (d: string) => (answer += d))
+    await once(socket, 'connect')
+    socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+    // The server, not the client, ends the idle connection once the answer is out.
+    await once(socket, 'end')
+    assert.match(answer, /^HTTP\/1\.1 200 /)
+    socket.destroy()
+  } finally {
+    await k.close()
+  }
 })

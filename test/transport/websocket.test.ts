@@ -195,7 +195,7 @@ describe('upgrade refusals', () => {
     assert.equal(await upgradeStatus(h.wsUrl), 503)
     assert.equal(await errors(h, 'HERALD_ERR_TOO_MANY_SESSIONS'), 1)
     first.close()
-    await until(() => h.herald.hub.connections.size === 0, 'session closed')
+    await until(() => h.herald.stats().connections.total === 0, 'session closed')
     const again = await WireClient.connect(h.wsUrl)
     await again.waitForType('welcome')
     again.close()
