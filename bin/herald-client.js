@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-import '../dist/client/cli.js'
+import '../dist/tools/herald-client.js'

@@ -12,14 +12,14 @@ import { JobManager } from './jobs/job-manager.js'
 import { addJobRoutes } from './jobs/jobs-api.js'
 import { createLogger, type HeraldLogger } from './observability/logger.js'
 import { Metrics } from './observability/metrics.js'
-import { addBroadcastRoute } from './server/broadcast-api.js'
+import { addBroadcastRoute } from './server/publish-api.js'
 import { http1Timeouts } from './server/http-server.js'
 import { Listener, listenerSpecs } from './server/listeners.js'
 import { defaultMaxSessions, openFileLimit } from './server/limits.js'
-import { Router } from './server/router.js'
+import { Router } from './http/router.js'
 import { addHttpTransports, type HttpTransports } from './transport/http-transports.js'
-import { OriginPolicy } from './transport/origin.js'
-import type { TransportName } from './transport/session.js'
+import { OriginPolicy } from './http/origin.js'
+import type { TransportName } from './core/wire.js'
 import { WebSocketTransport } from './transport/websocket.js'
 
 export interface HeraldStats {
@@ -161,7 +161,7 @@ export class Herald {
     return [...this.hub.connections].map((c) => ({
       sid: c.sid,
       transport: c.transport,
-      httpVersion: c.session.info.httpVersion,
+      httpVersion: c.wire.info.httpVersion,
       remoteAddress: c.remoteAddress,
       identifiers: c.identifiers,
     }))

@@ -1,16 +1,16 @@
 import type { Broker, BrokerListener } from '../broker/broker.js'
 import { verifyJwt } from '../auth/jwt.js'
 import { StreamAuthorizer } from '../auth/stream-authorizer.js'
-import { Connection } from '../connection/connection.js'
-import type { Subscription } from '../connection/subscription.js'
+import { Connection } from '../core/connection.js'
+import type { Subscription } from '../core/subscription.js'
 import { Disconnects, type Disconnect } from '../disconnect.js'
 import type { ErrorCode } from '../errors.js'
 import type { HeraldLogger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { canonicalData, replies, type StreamMessage } from '../protocol/messages.js'
-import type { Session, SessionRequest } from '../transport/session.js'
-import { PreparedBroadcast } from './prepared-broadcast.js'
-import { SessionCache } from './session-cache.js'
+import type { Wire, WireRequest } from '../core/wire.js'
+import { PreparedBroadcast } from '../framing/prepared-broadcast.js'
+import { SessionCache } from '../core/session-cache.js'
 
 export interface HubOptions {
   /** Seconds between protocol pings. */
@@ -112,7 +112,7 @@ export class Hub {
    * Connection-level authentication, the same for every transport: with `jwtSecret` set, a valid
    * token in the `X-JID` header or the `jid` query parameter. Returns why it failed, or undefined.
    */
-  authenticate(request: SessionRequest): string | undefined {
+  authenticate(request: WireRequest): string | undefined {
     const secret = this.options.jwtSecret
     if (!secret) return undefined
     const header = request.headers['x-jid']
@@ -130,20 +130,20 @@ export class Hub {
    * Wraps a transport's session in a connection and sends `welcome`, or restores the session the
    * request names (`X-AnyCable-Restore-SID` header, else `?sid=`) when its wire can restore.
    */
-  accept(session: Session, request: SessionRequest): Connection {
-    const conn = new Connection(this, session, request)
+  accept(wire: Wire, request: WireRequest): Connection {
+    const conn = new Connection(this, wire, request)
     this.connections.add(conn)
-    this.metrics.connections.inc({ transport: session.info.transport })
-    this.metrics.connectionsTotal.inc({ transport: session.info.transport })
-    this.log.debug({ sid: conn.sid, transport: session.info.transport, remote: request.remoteAddress }, 'session open')
+    this.metrics.connections.inc({ transport: wire.info.transport })
+    this.metrics.connectionsTotal.inc({ transport: wire.info.transport })
+    this.log.debug({ sid: conn.sid, transport: wire.info.transport, remote: request.remoteAddress }, 'session open')
     const denied = this.authenticate(request)
     if (denied !== undefined) {
       // HTTP transports check first and answer 401; a WebSocket hears it as a disconnect.
-      this.rejectInput('HERALD_ERR_UNAUTHORIZED', denied, { sid: conn.sid, transport: session.info.transport })
+      this.rejectInput('HERALD_ERR_UNAUTHORIZED', denied, { sid: conn.sid, transport: wire.info.transport })
       conn.disconnect(Disconnects.unauthorized)
       return conn
     }
-    conn.open(restoreSidOf(session, request))
+    conn.open(restoreSidOf(wire, request))
     return conn
   }
 
@@ -259,7 +259,7 @@ export class Hub {
       const framing = conn.framing
       const frame = (frames[framing.id] ??= framing.reply(json))
       conn.outbox.pushLazy(frame)
-      if (probe) conn.session.probe?.()
+      if (probe) conn.wire.probe?.()
     }
     setTimeout(this.releasePings, PING_RIDE_MS).unref()
   }
@@ -273,7 +273,7 @@ export class Hub {
     const idleMs = this.options.inactivityTimeout * 1000
     const lifetimeMs = this.options.maxLifetime * 1000
     for (const conn of this.connections) {
-      if (idleMs > 0 && conn.session.info.bidirectional && now - conn.lastSeen > idleMs) {
+      if (idleMs > 0 && conn.wire.info.bidirectional && now - conn.lastSeen > idleMs) {
         this.log.info({ sid: conn.sid, idleMs: now - conn.lastSeen }, 'inactivity timeout')
         conn.disconnect(Disconnects.idle)
       } else if (lifetimeMs > 0 && now - conn.openedAt > lifetimeMs) {
@@ -288,8 +288,8 @@ export class Hub {
 }
 
 /** The sid a reconnecting client asks to restore; only extended-protocol wires that can restore look. */
-function restoreSidOf(session: Session, request: SessionRequest): string | undefined {
-  if (!session.info.extended || session.info.restorable === false) return undefined
+function restoreSidOf(wire: Wire, request: WireRequest): string | undefined {
+  if (!wire.info.extended || wire.info.restorable === false) return undefined
   const header = request.headers['x-anycable-restore-sid']
   return (Array.isArray(header) ? header[0] : header) || request.url.searchParams.get('sid') || undefined
 }

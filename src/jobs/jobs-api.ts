@@ -2,9 +2,9 @@ import { z } from 'zod'
 import { checkBroadcastKey } from '../auth/broadcast-key.js'
 import { signStream } from '../auth/signed-stream.js'
 import { HeraldError } from '../errors.js'
-import { readJson } from '../transport/http-body.js'
-import { sendJson } from '../server/respond.js'
-import type { Router } from '../server/router.js'
+import { readJson } from '../http/body.js'
+import { sendJson } from '../http/respond.js'
+import type { Router } from '../http/router.js'
 import type { JobManager } from './job-manager.js'
 
 const startBody = z.strictObject({

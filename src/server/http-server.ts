@@ -4,10 +4,10 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { HeraldError } from '../errors.js'
 import type { Hub } from '../hub/hub.js'
-import type { HttpRequest } from '../transport/http-body.js'
+import type { HttpRequest } from '../http/body.js'
 import type { WebSocketTransport } from '../transport/websocket.js'
-import { sendError, type HttpResponse } from './respond.js'
-import { requestUrl, type Router } from './router.js'
+import { sendError, type HttpResponse } from '../http/respond.js'
+import { requestUrl, type Router } from '../http/router.js'
 
 /**
  * Node's HTTP/1.1 timeouts, in milliseconds, set on purpose (node-platform-notes §3): held

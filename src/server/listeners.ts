@@ -8,7 +8,7 @@ import type { HeraldLogger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import { handleConnect } from '../transport/websocket-h2.js'
 import { addHttp1Handlers, createHttp1Server, handleRequest, listen, type RequestHandlerDeps } from './http-server.js'
-import { setSessionState, sessionState, type H2SessionState } from './long-lived.js'
+import { setSessionState, sessionState, type H2SessionState } from '../http/immortal.js'
 
 /** One listening address with its own TLS files and HTTP/2 options ("virtual host"). */
 export interface ListenerSpec {

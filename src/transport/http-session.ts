@@ -1,14 +1,14 @@
 import type { ServerResponse } from 'node:http'
 import { Disconnects, type Disconnect } from '../disconnect.js'
-import type { Connection } from '../connection/connection.js'
-import { markLongLived } from '../server/long-lived.js'
-import type { HttpResponse } from '../server/respond.js'
-import type { HttpRequest } from './http-body.js'
-import { unchunk } from './framing/chunked.js'
-import type { Session, SessionInfo, SessionRequest } from './session.js'
+import type { Connection } from '../core/connection.js'
+import { markLongLived } from '../http/immortal.js'
+import type { HttpResponse } from '../http/respond.js'
+import type { HttpRequest } from '../http/body.js'
+import { unchunk } from '../framing/chunked.js'
+import type { Wire, WireInfo, WireRequest } from '../core/wire.js'
 
 /** What a transport learned from an HTTP request, in the form the core takes. */
-export function sessionRequest(req: HttpRequest, url: URL): SessionRequest {
+export function wireRequest(req: HttpRequest, url: URL): WireRequest {
   return { url, headers: req.headers, remoteAddress: req.socket?.remoteAddress }
 }
 
@@ -25,11 +25,11 @@ export function holdOpen(req: HttpRequest): void {
 }
 
 /**
- * Session facts for an HTTP transport: the extended protocol always (history, positions). Only a
+ * Wire facts for an HTTP transport: the extended protocol always (history, positions). Only a
  * wire that can present a sid again (long polling's `?sid=`) is `restorable`; the others would
  * fill the session cache for nothing.
  */
-export function infoFor(transport: SessionInfo['transport'], req: HttpRequest, framing: SessionInfo['framing'], bidirectional = false): SessionInfo {
+export function infoFor(transport: WireInfo['transport'], req: HttpRequest, framing: WireInfo['framing'], bidirectional = false): WireInfo {
   return Object.freeze({
     transport,
     httpVersion: req.httpVersionMajor === 2 ? '2' : '1.1',
@@ -58,16 +58,16 @@ function onClose(this: Tagged): void {
 }
 
 /**
- * One long response as a Session (SSE, NDJSON): frames are written to the response as they come,
+ * One long response as a Wire (SSE, NDJSON): frames are written to the response as they come,
  * `write` reports the response's backpressure and 'drain' resumes the outbox. Ending the session
  * ends the response. When the stream's final message is queued (a job's last event) the session
  * ends itself with `complete`, after that message.
  */
-export class StreamSession implements Session {
+export class StreamWire implements Wire {
   private conn: Connection | undefined
 
   constructor(
-    readonly info: SessionInfo,
+    readonly info: WireInfo,
     private readonly res: HttpResponse,
     private readonly endsWithStream: boolean,
   ) {

@@ -7,14 +7,14 @@ import { FINAL_STATES, type JobSnapshot } from '../jobs/job.js'
 import type { JobManager } from '../jobs/job-manager.js'
 import { publicIdentifier, signedIdentifier } from '../protocol/identifier.js'
 import type { HistoryRequest } from '../protocol/messages.js'
-import { sendError, type HttpResponse } from '../server/respond.js'
-import type { Router } from '../server/router.js'
-import type { Cors } from './cors.js'
-import { chunkedFraming } from './framing/chunked.js'
-import { ndjsonFraming } from './framing/ndjson.js'
-import type { HttpRequest } from './http-body.js'
-import { holdOpen, infoFor, sessionRequest, StreamSession } from './http-session.js'
-import type { Framing, TransportName } from './session.js'
+import { sendError, type HttpResponse } from '../http/respond.js'
+import type { Router } from '../http/router.js'
+import type { Cors } from '../http/cors.js'
+import { chunkedFraming } from '../framing/chunked.js'
+import { ndjsonFraming } from '../framing/ndjson.js'
+import type { HttpRequest } from '../http/body.js'
+import { holdOpen, infoFor, wireRequest, StreamWire } from './http-session.js'
+import type { Framing, TransportName } from '../core/wire.js'
 
 /** What the HTTP transports share: the core, the jobs, CORS, and the streams secret for job streams. */
 export interface StreamDeps {
@@ -47,13 +47,13 @@ export function openStream(deps: StreamDeps, req: HttpRequest, res: HttpResponse
   const { hub } = deps
   const cors = deps.cors.headers(req)
   for (const [k, v] of Object.entries(cors)) res.setHeader(k, v)
-  const request = sessionRequest(req, url)
+  const request = wireRequest(req, url)
   const denied = hub.authenticate(request)
   if (denied !== undefined) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', denied)
   if (!hub.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
   // HTTP/1.1 answers are chunked: frames are encoded as chunks once per broadcast and written straight to the socket.
   const framing = req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 ? chunkedFraming(open.framing) : open.framing
-  const session = new StreamSession(infoFor(open.transport, req, framing), res, open.endsWithStream === true)
+  const session = new StreamWire(infoFor(open.transport, req, framing), res, open.endsWithStream === true)
   const conn = hub.accept(session, request)
   session.bind(conn)
   for (const { identifier, history } of open.subscriptions) {

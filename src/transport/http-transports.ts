@@ -1,13 +1,13 @@
 import type { HeraldConfig } from '../config/schema.js'
 import type { Hub } from '../hub/hub.js'
 import type { JobManager } from '../jobs/job-manager.js'
-import type { Router } from '../server/router.js'
-import { Cors } from './cors.js'
+import type { Router } from '../http/router.js'
+import { Cors } from '../http/cors.js'
 import { Deadlines } from './deadlines.js'
 import { addNdjsonRoutes, type StreamDeps } from './http-stream.js'
 import { JobPollTransport } from './job-poll.js'
 import { LongPollTransport } from './long-poll.js'
-import type { OriginPolicy } from './origin.js'
+import type { OriginPolicy } from '../http/origin.js'
 import { addSseRoutes } from './sse.js'
 
 /** The HTTP push transports of one Herald, for tests and shutdown. */

@@ -1,13 +1,13 @@
-import type { Connection } from '../connection/connection.js'
+import type { Connection } from '../core/connection.js'
 import { Disconnects, type Disconnect } from '../disconnect.js'
 import { HeraldError } from '../errors.js'
-import { sendJson, type HttpResponse } from '../server/respond.js'
-import type { Router } from '../server/router.js'
+import { sendJson, type HttpResponse } from '../http/respond.js'
+import type { Router } from '../http/router.js'
 import type { Deadline, Deadlines } from './deadlines.js'
-import type { HttpRequest } from './http-body.js'
+import type { HttpRequest } from '../http/body.js'
 import { jobSubscription, type StreamDeps } from './http-stream.js'
-import { holdOpen, infoFor, sessionRequest } from './http-session.js'
-import type { Framing, Session, SessionInfo } from './session.js'
+import { holdOpen, infoFor, wireRequest } from './http-session.js'
+import type { Framing, Wire, WireInfo } from '../core/wire.js'
 
 export interface JobPollOptions {
   /** Seconds a poll is held by default. */
@@ -37,7 +37,7 @@ type Collected = { offset: number; epoch: string; event: unknown }
  * cursor as its history position, and the first batch it writes (backlog or live) answers the
  * request. Its only timer is one entry in the shared Deadlines.
  */
-class JobPollSession implements Session {
+class JobPollWire implements Wire {
   conn!: Connection
   deadline: Deadline | undefined
   private answered = false
@@ -46,7 +46,7 @@ class JobPollSession implements Session {
   private readonly onClose = (): void => this.finish('abandoned')
 
   constructor(
-    readonly info: SessionInfo,
+    readonly info: WireInfo,
     private readonly res: HttpResponse,
     private readonly transport: JobPollTransport,
     private readonly jobId: string,
@@ -140,7 +140,7 @@ export class JobPollTransport {
     const { job, identifier, final } = jobSubscription(this.deps, id)
     const after = intParam(url, 'after', 0)
     const timeout = Math.min(numberParam(url, 'timeout', this.options.timeout), this.options.maxTimeout)
-    const request = sessionRequest(req, url)
+    const request = wireRequest(req, url)
     const denied = hub.authenticate(request)
     if (denied !== undefined) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', denied)
     if (!hub.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
@@ -152,7 +152,7 @@ export class JobPollTransport {
       await this.gone(res, id, job.stream, final ? `job ${id} has finished and its events are no longer kept` : `job ${id} has no events yet, so offset ${after} is unknown`)
       return
     }
-    const session = new JobPollSession(infoFor('job-poll', req, jobPollFraming), res, this, id, job.stream)
+    const session = new JobPollWire(infoFor('job-poll', req, jobPollFraming), res, this, id, job.stream)
     this.held++
     res.once('close', () => this.held--)
     session.conn = hub.accept(session, request)

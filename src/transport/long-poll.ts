@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto'
-import type { Connection } from '../connection/connection.js'
+import type { Connection } from '../core/connection.js'
 import { Disconnects, disconnectMessage, type Disconnect } from '../disconnect.js'
 import { HeraldError } from '../errors.js'
 import type { Hub } from '../hub/hub.js'
-import { sendError, type HttpResponse } from '../server/respond.js'
-import { requestUrl, type Router } from '../server/router.js'
-import type { Cors } from './cors.js'
+import { sendError, type HttpResponse } from '../http/respond.js'
+import { requestUrl, type Router } from '../http/router.js'
+import type { Cors } from '../http/cors.js'
 import type { Deadline, Deadlines, Lane } from './deadlines.js'
-import { jsonlFraming, splitLines } from './framing/ndjson.js'
-import { bodyIsEmpty, readBody, type HttpRequest } from './http-body.js'
-import { holdOpen, infoFor, sessionRequest } from './http-session.js'
-import type { Session, SessionInfo } from './session.js'
+import { jsonlFraming, splitLines } from '../framing/ndjson.js'
+import { bodyIsEmpty, readBody, type HttpRequest } from '../http/body.js'
+import { holdOpen, infoFor, wireRequest } from './http-session.js'
+import type { Wire, WireInfo } from '../core/wire.js'
 
 export interface LongPollOptions {
   path: string
@@ -30,7 +30,7 @@ const EMPTY = Buffer.alloc(0)
 
 /** A poll request being held open, with what it has collected so far. */
 interface HeldPoll {
-  readonly session: LongPollSession
+  readonly session: LongPollWire
   res: HttpResponse
   frames: Buffer[]
   /** When to answer once something arrived: the flush interval, or at once (0) for a poll that sent commands. */
@@ -59,7 +59,7 @@ function answerHeld(held: HeldPoll): void {
   if (held.session.held === held) held.session.answer(200)
 }
 
-function keepaliveExpired(session: LongPollSession): void {
+function keepaliveExpired(session: LongPollWire): void {
   session.expire()
 }
 
@@ -68,7 +68,7 @@ function keepaliveExpired(session: LongPollSession): void {
  * it against the same `outboxBytes` budget as any transport, and frames already handed over wait
  * here (counted in `bufferedBytes`). A poll takes them, then `drained()` lets the Outbox flush into it.
  */
-class LongPollSession implements Session {
+class LongPollWire implements Wire {
   conn!: Connection
   held: HeldPoll | undefined
   private pending: Buffer[] = []
@@ -78,7 +78,7 @@ class LongPollSession implements Session {
   closed = false
 
   constructor(
-    readonly info: SessionInfo,
+    readonly info: WireInfo,
     readonly id: string,
     private readonly transport: LongPollTransport,
   ) {}
@@ -217,7 +217,7 @@ class LongPollSession implements Session {
  * next poll gets 401 with a `session_expired` line.
  */
 export class LongPollTransport {
-  private readonly sessions = new Map<string, LongPollSession>()
+  private readonly sessions = new Map<string, LongPollWire>()
   // Every hold, keepalive and flush lies a fixed time ahead: lanes instead of the heap (bench churn long-poll).
   readonly holdLane: Lane
   readonly keepaliveLane: Lane
@@ -253,7 +253,7 @@ export class LongPollTransport {
     router.addPathOnly('POST', this.options.path, (req, res, _params, url) => this.handle(req, res, url))
   }
 
-  forget(session: LongPollSession): void {
+  forget(session: LongPollWire): void {
     if (this.sessions.get(session.id) === session) {
       this.sessions.delete(session.id)
       this.hub.metrics.longPollClients.dec()
@@ -294,7 +294,7 @@ export class LongPollTransport {
 
   /** The first request: authenticate, open a session, run its commands, hold it as the first poll. */
   private async connect(req: HttpRequest, res: HttpResponse, url: URL): Promise<void> {
-    const request = sessionRequest(req, url)
+    const request = wireRequest(req, url)
     const denied = this.hub.authenticate(request)
     if (denied !== undefined) {
       req.resume()
@@ -306,7 +306,7 @@ export class LongPollTransport {
     const lines = splitLines((await readBody(req, this.options.pollMaxRequestSize)).toString('utf8'))
     // At least 128 random bits: the id is the session's only credential from here on.
     const id = randomBytes(18).toString('base64url')
-    const session = new LongPollSession(infoFor('long-poll', req, jsonlFraming, true), id, this)
+    const session = new LongPollWire(infoFor('long-poll', req, jsonlFraming, true), id, this)
     this.sessions.set(id, session)
     this.hub.metrics.longPollClients.inc()
     session.conn = this.hub.accept(session, request)
@@ -357,7 +357,7 @@ export class LongPollTransport {
     this.run(session, lines, res, lines.length > 0, undefined)
   }
 
-  private run(session: LongPollSession, lines: readonly string[], res: HttpResponse, immediate: boolean, cors: Headers | undefined): void {
+  private run(session: LongPollWire, lines: readonly string[], res: HttpResponse, immediate: boolean, cors: Headers | undefined): void {
     if (res.writableEnded || res.destroyed) {
       // The client left while its body was read; commands still apply, the queue waits.
       for (const line of lines) session.conn.receive(line)

@@ -2,12 +2,12 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { Disconnects, type Disconnect } from '../disconnect.js'
-import type { Connection } from '../connection/connection.js'
+import type { Connection } from '../core/connection.js'
 import type { Hub } from '../hub/hub.js'
 import { SUPPORTED_PROTOCOLS, PROTOCOL_EXT } from '../protocol/messages.js'
-import { wsFraming } from './framing/ws-frame.js'
-import type { OriginPolicy } from './origin.js'
-import type { Session, SessionInfo, SessionRequest, TransportName } from './session.js'
+import { wsFraming } from '../framing/ws-frame.js'
+import type { OriginPolicy } from '../http/origin.js'
+import type { Wire, WireInfo, WireRequest, TransportName } from '../core/wire.js'
 import type { Socket } from 'node:net'
 
 export interface WebSocketOptions {
@@ -29,7 +29,7 @@ const WS_ERRORS: Record<string, [string, Disconnect]> = {
   WS_ERR_INVALID_UTF8: ['HERALD_ERR_INVALID_UTF8', Disconnects.invalidUtf8],
 }
 
-const infoFor = (transport: TransportName, httpVersion: '1.1' | '2', extended: boolean): SessionInfo =>
+const infoFor = (transport: TransportName, httpVersion: '1.1' | '2', extended: boolean): WireInfo =>
   Object.freeze({ transport, httpVersion, bidirectional: true, framing: wsFraming, extended })
 const INFO = {
   'ws:1.1:base': infoFor('ws', '1.1', false),
@@ -38,13 +38,13 @@ const INFO = {
   'ws-h2:2:ext': infoFor('ws-h2', '2', true),
 }
 
-/** One WebSocket as a Session: frames prepared by the hub are written raw to the socket. */
-class WebSocketSession implements Session {
+/** One WebSocket as a Wire: frames prepared by the hub are written raw to the socket. */
+class WebSocketWire implements Wire {
   /** The connection this session feeds; set once the hub has made it. */
   conn: Connection | undefined = undefined
 
   constructor(
-    readonly info: SessionInfo,
+    readonly info: WireInfo,
     private readonly ws: WebSocket,
     private readonly socket: Duplex,
   ) {}
@@ -167,13 +167,13 @@ export class WebSocketTransport {
   }
 
   /** Wires an open WebSocket (over HTTP/1.1 or an HTTP/2 stream) to a new connection. */
-  attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: SessionRequest): Connection {
+  attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: WireRequest): Connection {
     const extended = ws.protocol === PROTOCOL_EXT
     const info = INFO[`${transport}:${httpVersion}:${extended ? 'ext' : 'base'}` as keyof typeof INFO]
     if (this.options.kaTime > 0 && typeof (socket as Socket).setKeepAlive === 'function') {
       (socket as Socket).setKeepAlive(true, this.options.kaTime * 1000)
     }
-    const session = new WebSocketSession(info, ws, socket)
+    const session = new WebSocketWire(info, ws, socket)
     const conn = this.hub.accept(session, request)
     session.conn = conn
     ;(ws as Tagged<WebSocket>)[kConn] = conn

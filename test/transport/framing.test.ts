@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { jsonlFraming, ndjsonFraming, splitLines } from '../../src/transport/framing/ndjson.js'
-import { parseSseId, sseEvent, sseFramingFull, sseFramingGet, sseFramingJob, sseId } from '../../src/transport/framing/sse-frame.js'
+import { jsonlFraming, ndjsonFraming, splitLines } from '../../src/framing/ndjson.js'
+import { parseSseId, sseEvent, sseFramingFull, sseFramingGet, sseFramingJob, sseId } from '../../src/framing/sse-frame.js'
 import { disconnectMessage, Disconnects } from '../../src/disconnect.js'
-import { chunkedFraming, unchunk } from '../../src/transport/framing/chunked.js'
+import { chunkedFraming, unchunk } from '../../src/framing/chunked.js'
 import { replies, type StreamMessage } from '../../src/protocol/messages.js'
 
 const m: StreamMessage = { stream: 'a/b/c', data: '{"x":1}', offset: 7, epoch: 'E1', at: 0 }

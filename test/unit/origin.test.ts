@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { OriginPolicy } from '../../src/transport/origin.js'
+import { OriginPolicy } from '../../src/http/origin.js'
 
 test('* (the default) allows every origin', () => {
   const p = new OriginPolicy('*')

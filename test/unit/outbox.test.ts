@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setImmediate as turn } from 'node:timers/promises'
-import { Outbox } from '../../src/connection/outbox.js'
+import { Outbox } from '../../src/core/outbox.js'
 import type { Disconnect } from '../../src/disconnect.js'
-import type { Session, SessionInfo } from '../../src/transport/session.js'
+import type { Wire, WireInfo } from '../../src/core/wire.js'
 
-/** The one fake the suite allows: a Session that records writes and plays backpressure on demand. */
-class FakeSession implements Session {
-  readonly info: SessionInfo = {
+/** The one fake the suite allows: a Wire that records writes and plays backpressure on demand. */
+class FakeWire implements Wire {
+  readonly info: WireInfo = {
     transport: 'ws', httpVersion: '1.1', bidirectional: true, extended: true,
     framing: { id: 0, name: 'fake', reply: (json) => Buffer.from(json), data: (json) => Buffer.from(json) },
   }
@@ -29,7 +29,7 @@ class FakeSession implements Session {
 }
 
 function setup(budget = 1000) {
-  const session = new FakeSession()
+  const session = new FakeWire()
   const owner = { slow: 0, tooSlow() { this.slow++ } }
   const outbox = new Outbox(session, budget, owner)
   return { session, owner, outbox }

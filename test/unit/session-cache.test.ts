@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { PreparedBroadcast } from '../../src/hub/prepared-broadcast.js'
-import { SessionCache } from '../../src/hub/session-cache.js'
+import { PreparedBroadcast } from '../../src/framing/prepared-broadcast.js'
+import { SessionCache } from '../../src/core/session-cache.js'
 import type { StreamMessage } from '../../src/protocol/messages.js'
-import type { Framing } from '../../src/transport/session.js'
+import type { Framing } from '../../src/core/wire.js'
 
 const state = { channels: [{ identifier: 'i', streams: ['s'] }] }
 

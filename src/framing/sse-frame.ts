@@ -1,5 +1,5 @@
-import type { StreamMessage } from '../../protocol/messages.js'
-import type { Framing } from '../session.js'
+import type { StreamMessage } from '../protocol/messages.js'
+import type { Framing } from '../core/wire.js'
 
 /** `retry:` for a final disconnect that must not be retried: a year, as AnyCable's sse/encoder.go. */
 export const SSE_NO_RETRY_MS = 31_536_000_000

@@ -1,4 +1,4 @@
-import type { Session } from '../transport/session.js'
+import type { Wire } from './wire.js'
 
 /**
  * Outboxes with something to send this event-loop turn. One setImmediate flushes them all, so
@@ -16,7 +16,7 @@ function flushAll(): void {
 }
 
 /**
- * Hands a single frame to Session.write without allocating: the common fan-out case is one
+ * Hands a single frame to Wire.write without allocating: the common fan-out case is one
  * broadcast per socket per turn (bench fanout), and sessions only read the array during the call.
  */
 const ONE: Buffer[] = [Buffer.alloc(0)]
@@ -40,7 +40,7 @@ export class Outbox {
   private closed = false
 
   constructor(
-    private readonly session: Session,
+    private readonly wire: Wire,
     private readonly budget: number,
     /** Told once when the budget is exceeded; an owner object, not a closure per connection. */
     private readonly owner: OutboxOwner,
@@ -53,17 +53,17 @@ export class Outbox {
 
   /** Everything not yet in the kernel: queued here plus what the session buffers. */
   get totalBytes(): number {
-    return this.queuedBytes + this.session.bufferedBytes
+    return this.queuedBytes + this.wire.bufferedBytes
   }
 
   push(frame: Buffer): void {
     if (this.closed) return
     this.queue(frame)
-    if (this.queuedBytes + this.session.bufferedBytes > this.budget) {
+    if (this.queuedBytes + this.wire.bufferedBytes > this.budget) {
       // A burst within one turn is not slowness yet: hand it to the session now and judge the
       // reader by what the session could not pass on (a fast reader's kernel takes it all).
       if (!this.blocked) this.flush()
-      if (this.queuedBytes + this.session.bufferedBytes <= this.budget) return
+      if (this.queuedBytes + this.wire.bufferedBytes <= this.budget) return
       this.closed = true
       this.drop()
       this.owner.tooSlow()
@@ -106,7 +106,7 @@ export class Outbox {
     this.single = null
     this.frames = null
     this.queuedBytes = 0
-    if (!this.session.write(frames)) this.blocked = true
+    if (!this.wire.write(frames)) this.blocked = true
   }
 
   drained(): void {

@@ -1,5 +1,5 @@
 import { Sender } from 'ws'
-import type { Framing } from '../session.js'
+import type { Framing } from '../core/wire.js'
 
 const FRAME_OPTS = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false } as const
 

@@ -1,4 +1,4 @@
-import type { HttpRequest } from '../transport/http-body.js'
+import type { HttpRequest } from './body.js'
 import { HeraldError } from '../errors.js'
 import { sendError, type HttpResponse } from './respond.js'
 

@@ -1,5 +1,5 @@
 import { replies, type StreamMessage } from '../protocol/messages.js'
-import type { Framing } from '../transport/session.js'
+import type { Framing } from '../core/wire.js'
 
 /**
  * One broadcast for one channel identifier, encoded lazily and at most once per framing, then

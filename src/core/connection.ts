@@ -3,10 +3,10 @@ import { Disconnects, disconnectMessage, type Disconnect } from '../disconnect.j
 import { HistoryUnavailable } from '../broker/broker.js'
 import { decodeCommand, ProtocolError } from '../protocol/codec.js'
 import { replies, type HistoryRequest, type StreamMessage } from '../protocol/messages.js'
-import type { Framing, Session, SessionRequest, SessionSink, TransportName } from '../transport/session.js'
+import type { Framing, Wire, WireRequest, WireSink, TransportName } from './wire.js'
 import type { Hub } from '../hub/hub.js'
-import { PreparedBroadcast } from '../hub/prepared-broadcast.js'
-import type { SessionState } from '../hub/session-cache.js'
+import { PreparedBroadcast } from '../framing/prepared-broadcast.js'
+import type { SessionState } from './session-cache.js'
 import { Outbox, type OutboxOwner } from './outbox.js'
 import { Subscription } from './subscription.js'
 
@@ -24,9 +24,9 @@ export function newSessionId(): string {
 
 /**
  * The per-client state machine: welcome (or restore), commands, subscriptions with their
- * positions, the outbox, and disconnect. It knows a Session and the Hub, never a socket.
+ * positions, the outbox, and disconnect. It knows a Wire and the Hub, never a socket.
  */
-export class Connection implements SessionSink, OutboxOwner {
+export class Connection implements WireSink, OutboxOwner {
   readonly sid = newSessionId()
   readonly outbox: Outbox
   readonly framing: Framing
@@ -45,12 +45,12 @@ export class Connection implements SessionSink, OutboxOwner {
 
   constructor(
     readonly hub: Hub,
-    readonly session: Session,
-    request: SessionRequest,
+    readonly wire: Wire,
+    request: WireRequest,
   ) {
-    this.framing = session.info.framing
+    this.framing = wire.info.framing
     this.remoteAddress = request.remoteAddress
-    this.outbox = new Outbox(session, hub.options.outboxBytes, this)
+    this.outbox = new Outbox(wire, hub.options.outboxBytes, this)
     this.openedAt = this.lastSeen = Date.now()
   }
 
@@ -59,7 +59,7 @@ export class Connection implements SessionSink, OutboxOwner {
   }
 
   get transport(): TransportName {
-    return this.session.info.transport
+    return this.wire.info.transport
   }
 
   /** Identifiers this connection is subscribed to. */
@@ -69,7 +69,7 @@ export class Connection implements SessionSink, OutboxOwner {
 
   /** Sends `welcome`, restoring the session named by `restoreSid` when the cache still has it. */
   open(restoreSid?: string): void {
-    const state = restoreSid && this.session.info.extended ? this.hub.sessions.take(restoreSid) : undefined
+    const state = restoreSid && this.wire.info.extended ? this.hub.sessions.take(restoreSid) : undefined
     if (!state) {
       this.send(replies.welcome(this.sid))
       return
@@ -112,10 +112,10 @@ export class Connection implements SessionSink, OutboxOwner {
     sub.lastEpoch = m.epoch
     sub.lastOffset = m.offset
     this.outbox.push(prepared.bytes(this.framing))
-    if (this.session.finalMessage !== undefined && this.hub.isFinal(m)) this.session.finalMessage(sub.identifier, m)
+    if (this.wire.finalMessage !== undefined && this.hub.isFinal(m)) this.wire.finalMessage(sub.identifier, m)
   }
 
-  // ---- SessionSink -------------------------------------------------------------------------
+  // ---- WireSink -------------------------------------------------------------------------
 
   receive(text: string): void {
     if (this.done) return
@@ -181,7 +181,7 @@ export class Connection implements SessionSink, OutboxOwner {
     const sub = new Subscription(this, identifier, verdict.stream)
     this.channels.set(identifier, [sub])
     this.send(replies.confirm(identifier))
-    const wantsHistory = history && this.session.info.extended && ((history.since ?? 0) > 0 || history.streams)
+    const wantsHistory = history && this.wire.info.extended && ((history.since ?? 0) > 0 || history.streams)
     if (wantsHistory) {
       // The snapshot (current state) follows the backlog, so a client's view never moves backwards.
       sub.held = []
@@ -217,8 +217,8 @@ export class Connection implements SessionSink, OutboxOwner {
     const subs = this.channels.get(identifier)
     if (!subs) return
     const since = request.since ?? 0
-    if (!this.session.info.extended || (since <= 0 && !request.streams)) {
-      if (!this.session.info.extended) this.send(replies.rejectHistory(identifier))
+    if (!this.wire.info.extended || (since <= 0 && !request.streams)) {
+      if (!this.wire.info.extended) this.send(replies.rejectHistory(identifier))
       if (snapshotOf !== undefined) this.sendSnapshot(identifier, snapshotOf)
       if (alreadyHeld) this.release(subs)
       return
@@ -257,7 +257,7 @@ export class Connection implements SessionSink, OutboxOwner {
         this.outbox.push(new PreparedBroadcast(identifier, m).bytes(this.framing))
         if (this.hub.isFinal(m)) {
           ended = true
-          this.session.finalMessage?.(identifier, m)
+          this.wire.finalMessage?.(identifier, m)
         }
       }
     }
@@ -302,7 +302,7 @@ export class Connection implements SessionSink, OutboxOwner {
     if (this.done) return
     this.outbox.pushNow(this.framing.reply(disconnectMessage(reason)))
     this.outbox.close()
-    this.session.close(reason)
+    this.wire.close(reason)
     this.cleanup(reason)
   }
 
@@ -310,7 +310,7 @@ export class Connection implements SessionSink, OutboxOwner {
   tooSlow(): void {
     if (this.done) return
     this.hub.rejectInput('HERALD_ERR_TOO_SLOW', `outbox over ${this.hub.options.outboxBytes} bytes`, { sid: this.sid })
-    this.session.close(Disconnects.slow)
+    this.wire.close(Disconnects.slow)
     this.cleanup(Disconnects.slow)
   }
 
@@ -323,7 +323,7 @@ export class Connection implements SessionSink, OutboxOwner {
     }
     for (const subs of this.channels.values()) for (const sub of subs) this.hub.unsubscribe(sub)
     this.channels.clear()
-    if (this.session.info.extended && this.session.info.restorable !== false && reason.reconnect) this.hub.sessions.save(this.sid, state)
+    if (this.wire.info.extended && this.wire.info.restorable !== false && reason.reconnect) this.hub.sessions.save(this.sid, state)
     this.hub.remove(this, reason)
   }
 }

@@ -23,7 +23,7 @@ export interface Framing {
   data(json: string, identifier: string, message: StreamMessage): Buffer
 }
 
-export interface SessionInfo {
+export interface WireInfo {
   readonly transport: TransportName
   readonly httpVersion: '1.1' | '2'
   /** May the client send commands on this wire? */
@@ -40,11 +40,11 @@ export interface SessionInfo {
 
 /**
  * The only transport type the core sees. The transport implements it; the core hands the
- * transport a SessionSink for the other direction.
+ * transport a WireSink for the other direction.
  */
-export interface Session {
-  readonly info: SessionInfo
-  /** Writes frames in order; false = stop and wait for `SessionSink.drained()`. */
+export interface Wire {
+  readonly info: WireInfo
+  /** Writes frames in order; false = stop and wait for `WireSink.drained()`. */
   write(frames: Buffer[]): boolean
   /** Bytes accepted by `write` that have not reached the kernel yet. */
   readonly bufferedBytes: number
@@ -59,7 +59,7 @@ export interface Session {
   finalMessage?(identifier: string, message: StreamMessage): void
 }
 
-export interface SessionSink {
+export interface WireSink {
   /** One complete client command (a WebSocket message, a JSON line). */
   receive(text: string): void
   drained(): void
@@ -70,7 +70,7 @@ export interface SessionSink {
 }
 
 /** What a transport learned from the request that opened the session. */
-export interface SessionRequest {
+export interface WireRequest {
   readonly url: URL
   readonly headers: Readonly<Record<string, string | string[] | undefined>>
   readonly remoteAddress: string | undefined

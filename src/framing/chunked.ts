@@ -1,4 +1,4 @@
-import type { Framing } from '../session.js'
+import type { Framing } from '../core/wire.js'
 
 const CRLF = Buffer.from('\r\n', 'latin1')
 /** Cache ids of the chunked forms: CHUNKED_BASE + the inner framing's id. */
@@ -13,7 +13,7 @@ const made = new Map<Framing, Framing>()
 
 /**
  * The HTTP/1.1 chunked transfer coding of a framing, applied once per broadcast (each frame is
- * one whole chunk), so a StreamSession can write a broadcast's bytes straight to the socket with
+ * one whole chunk), so a StreamWire can write a broadcast's bytes straight to the socket with
  * nothing built per subscriber. ServerResponse.write would cost a cork, a nextTick and a 4-part
  * writev per subscriber per write (bench fanout sse/ndjson: server CPU per delivery).
  */

@@ -2,9 +2,9 @@ import { z } from 'zod'
 import { checkBroadcastKey } from '../auth/broadcast-key.js'
 import type { Hub } from '../hub/hub.js'
 import { parseBody } from '../jobs/jobs-api.js'
-import { readJson } from '../transport/http-body.js'
-import { sendJson } from './respond.js'
-import type { Router } from './router.js'
+import { readJson } from '../http/body.js'
+import { sendJson } from '../http/respond.js'
+import type { Router } from '../http/router.js'
 
 const publication = z.object({
   stream: z.string().min(1).max(1024),

@@ -1,5 +1,5 @@
 import { Http2ServerRequest, type Http2Session, type ServerHttp2Stream } from 'node:http2'
-import type { HttpRequest } from '../transport/http-body.js'
+import type { HttpRequest } from './body.js'
 
 /**
  * "Immortal" HTTP/2 streams, after libwebsockets' h2 long poll (README.h2-long-poll.md): on a

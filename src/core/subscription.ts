@@ -1,4 +1,4 @@
-import type { PreparedBroadcast } from '../hub/prepared-broadcast.js'
+import type { PreparedBroadcast } from '../framing/prepared-broadcast.js'
 import type { Connection } from './connection.js'
 
 /**

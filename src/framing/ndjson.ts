@@ -1,4 +1,4 @@
-import type { Framing } from '../session.js'
+import type { Framing } from '../core/wire.js'
 import { replyType } from './sse-frame.js'
 
 const EMPTY = Buffer.alloc(0)

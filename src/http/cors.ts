@@ -1,6 +1,6 @@
 import { HeraldError } from '../errors.js'
-import type { HttpResponse } from '../server/respond.js'
-import type { HttpRequest } from './http-body.js'
+import type { HttpResponse } from './respond.js'
+import type { HttpRequest } from './body.js'
 import type { OriginPolicy } from './origin.js'
 
 /** Request headers the HTTP transports read, allowed in preflights. */
