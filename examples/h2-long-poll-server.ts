@@ -3,7 +3,7 @@
 // client that half-closed its stream stays connected past every idle timeout.
 //
 //   npx tsx examples/h2-long-poll-server.ts [--interval SECONDS] [any herald option]
-//   npx tsx src/client/cli.ts --long-poll http://127.0.0.1:8080/timestamps     (or herald-client)
+//   npx tsx src/tools/herald-client.ts --long-poll http://127.0.0.1:8080/timestamps     (or herald-client)
 import { createHerald, markLongLived } from '../src/index.js'
 
 const argv = process.argv.slice(2)

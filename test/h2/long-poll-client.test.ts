@@ -44,7 +44,7 @@ test('the seed\'s example: timestamps every interval to `herald-client --long-po
   const [banner] = await waitForLines(server, (l) => l.length > 0)
   const url = banner.split(' ')[0]
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/timestamps$/)
-  const client = run(['src/client/cli.ts', '--long-poll', url])
+  const client = run(['src/tools/herald-client.ts', '--long-poll', url])
   const lines = await waitForLines(client, (l) => l.length >= 4)
   for (const line of lines) assert.ok(!Number.isNaN(Date.parse(line)), `a timestamp: ${line}`)
   const times = lines.map((l) => Date.parse(l))
