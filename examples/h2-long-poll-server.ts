@@ -4,7 +4,7 @@
 //
 //   npx tsx examples/h2-long-poll-server.ts [--interval SECONDS] [any herald option]
 //   npx tsx src/tools/herald-client.ts --long-poll http://127.0.0.1:8080/timestamps     (or herald-client)
-import { createHerald, markLongLived } from '../src/index.js'
+import { createHerald, makeImmortal } from '../src/index.js'
 
 const argv = process.argv.slice(2)
 let intervalS = 60
@@ -17,7 +17,7 @@ if (at >= 0) {
 
 const herald = createHerald({ argv: ['--h2-half-closed-long-poll', ...argv], env: process.env })
 herald.router.add('GET', '/timestamps', (req, res) => {
-  markLongLived(req)
+  makeImmortal(req)
   res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
   const out = res as { write(chunk: string): boolean } // one signature over the h1/h2 response union
   const send = () => out.write(`${new Date().toISOString()}\n`)

@@ -1,3 +1,5 @@
+import { replies, type Reply } from './protocol/messages.js'
+
 /**
  * Every reason Herald ends a client session, once, with its reconnect verdict.
  * One value maps to the AnyCable `disconnect` message, the WebSocket close frame (reason ≤ 123
@@ -11,10 +13,12 @@ export interface Disconnect {
   readonly closeCode: number
   /** HTTP status for transports that answer a request with it (long poll). */
   readonly httpStatus: number
+  /** The AnyCable wire form: `{"type":"disconnect","reason":…,"reconnect":…}`. */
+  readonly reply: Reply
 }
 
 const d = (reason: string, reconnect: boolean, closeCode: number, httpStatus = 200): Disconnect =>
-  Object.freeze({ reason, reconnect, closeCode, httpStatus })
+  Object.freeze({ reason, reconnect, closeCode, httpStatus, reply: replies.disconnect(reason, reconnect) })
 
 export const Disconnects = Object.freeze({
   /** Server shutting down or restarting: come back later. */
@@ -42,8 +46,3 @@ export const Disconnects = Object.freeze({
 })
 
 export type DisconnectName = keyof typeof Disconnects
-
-/** The AnyCable wire form: `{"type":"disconnect","reason":…,"reconnect":…}`. */
-export function disconnectMessage(disconnect: Disconnect): string {
-  return `{"type":"disconnect","reason":${JSON.stringify(disconnect.reason)},"reconnect":${disconnect.reconnect}}`
-}

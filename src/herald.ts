@@ -1,26 +1,39 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo, Server } from 'node:net'
+import type { Broker, BrokerEvents } from './broker/broker.js'
 import { MemoryBroker } from './broker/memory-broker.js'
-import type { Broker, BrokerListener } from './broker/broker.js'
 import { loadConfig, type LoadSources } from './config/load.js'
 import type { HeraldConfig } from './config/schema.js'
+import { Core } from './core/core.js'
+import type { TransportName } from './core/wire.js'
+import { OriginPolicy } from './http/origin.js'
+import { Router } from './http/router.js'
 import { Hub } from './hub/hub.js'
 import { demoJob } from './jobs/demo-job.js'
 import type { JobState, JobTypeDefinition } from './jobs/job.js'
 import { JobManager } from './jobs/job-manager.js'
+import { addJobStreamRoutes } from './jobs/job-routes.js'
 import { addJobRoutes } from './jobs/jobs-api.js'
-import { createLogger, type HeraldLogger } from './observability/logger.js'
+import { Diagnostics } from './observability/diagnostics.js'
+import { createLogger, logEvents, type HeraldLogger } from './observability/logger.js'
 import { Metrics } from './observability/metrics.js'
-import { addBroadcastRoute } from './server/publish-api.js'
 import { http1Timeouts } from './server/http-server.js'
-import { Listener, listenerSpecs } from './server/listeners.js'
 import { defaultMaxSessions, openFileLimit } from './server/limits.js'
-import { Router } from './http/router.js'
-import { addHttpTransports, type HttpTransports } from './transport/http-transports.js'
-import { OriginPolicy } from './http/origin.js'
-import type { TransportName } from './core/wire.js'
+import { Listener, listenerSpecs } from './server/listeners.js'
+import { addPublishRoute } from './server/publish-api.js'
+import { HttpTransports } from './transport/http-transports.js'
 import { WebSocketTransport } from './transport/websocket.js'
+
+export interface HeraldOptions extends LoadSources {
+  /** A ready configuration; when absent it is loaded from argv/env/overrides. */
+  config?: Readonly<HeraldConfig>
+  logger?: HeraldLogger
+  /** Another broker (Redis, NATS); the in-memory one by default. */
+  createBroker?: (events: BrokerEvents, config: Readonly<HeraldConfig>) => Broker
+  /** Default process metrics (CPU, memory, event loop) on /metrics. */
+  defaultMetrics?: boolean
+}
 
 export interface HeraldStats {
   connections: { total: number; byTransport: Partial<Record<TransportName, number>> }
@@ -48,77 +61,98 @@ export interface ClientInfo {
   identifiers: string[]
 }
 
-export interface HeraldOptions extends LoadSources {
-  /** A ready configuration; when absent it is loaded from argv/env/overrides. */
-  config?: Readonly<HeraldConfig>
-  logger?: HeraldLogger
-  /** Another broker (Redis, NATS); the in-memory one by default. */
-  createBroker?: (listener: BrokerListener, config: Readonly<HeraldConfig>) => Broker
-  /** Default process metrics (CPU, memory, event loop) on /metrics. */
-  defaultMetrics?: boolean
-}
-
 const DEMO_PAGE = new URL('../demo/index.html', import.meta.url)
 
 /**
- * The composition root: configuration → logging and metrics → broker → hub → transports and
- * APIs → HTTP server. One instance is one Herald node.
+ * The composition root: configuration → diagnostics (logs, metrics) → broker → hub → core →
+ * transports and APIs → listeners. One instance is one Herald node.
  */
 export class Herald {
   readonly config: Readonly<HeraldConfig>
   readonly log: HeraldLogger
+  /** This node's observations; subscribe through observability/diagnostics.ts's `observe`. */
+  readonly diagnostics = new Diagnostics()
   readonly metrics: Metrics
   readonly hub: Hub
+  readonly core: Core
   readonly jobs: JobManager
   readonly router = new Router()
   readonly ws: WebSocketTransport
-  /** SSE, NDJSON, session long polling and the per-job poll. */
+  /** SSE, NDJSON, session long polling and the generic openers the jobs use. */
   readonly http: HttpTransports
   /** Every listener: the main one (top-level host/port/TLS) first, then `listeners` ("virtual hosts"). */
   readonly listeners: Listener[]
   /** The main listener's bound server (a TLS server, or the cleartext h1/h2c sniffer). */
   readonly server: Server
   readonly streamsSecret: string
+  private readonly stopLogging: () => void
 
   constructor(options: HeraldOptions = {}) {
     const config = (this.config = options.config ?? loadConfig(options))
     this.log = options.logger ?? createLogger(config.logLevel)
-    this.metrics = new Metrics({ defaults: options.defaultMetrics })
+    this.stopLogging = logEvents(this.diagnostics, this.log)
     this.streamsSecret = config.streamsSecret || randomBytes(32).toString('hex')
-    const brokerFactory = options.createBroker ?? ((listener: BrokerListener) =>
-      new MemoryBroker(listener, { historyLimit: config.historyLimit, historyTtlMs: config.historyTtl * 1000 }))
-    this.hub = new Hub(
-      {
-        pingInterval: config.pingInterval,
-        outboxBytes: config.outboxBytes,
-        sessionsTtl: config.sessionsTtl,
-        inactivityTimeout: config.inactivityTimeout,
-        maxLifetime: config.maxLifetime,
-        maxSessions: config.maxSessions || defaultMaxSessions(),
-        publicStreams: config.publicStreams,
-        streamsSecret: this.streamsSecret,
-        jwtSecret: config.jwtSecret,
-      },
-      { createBroker: (listener) => brokerFactory(listener, config), metrics: this.metrics, log: this.log },
-    )
-    this.jobs = new JobManager(this.hub, { ttlMs: config.jobsTtl * 1000, log: this.log, metrics: this.metrics })
+    const createBroker = options.createBroker ?? ((events: BrokerEvents) =>
+      new MemoryBroker(events, { historyLimit: config.historyLimit, historyTtlMs: config.historyTtl * 1000 }))
+    this.hub = new Hub((events) => createBroker(events, config), this.diagnostics)
+    this.core = new Core(this.hub, {
+      outboxBytes: config.outboxBytes,
+      sessionsTtlMs: config.sessionsTtl * 1000,
+      pingIntervalMs: config.pingInterval * 1000,
+      inactivityTimeoutMs: config.inactivityTimeout * 1000,
+      maxLifetimeMs: config.maxLifetime * 1000,
+      maxSessions: config.maxSessions || defaultMaxSessions(),
+      publicStreams: config.publicStreams,
+      streamsSecret: this.streamsSecret,
+      jwtSecret: config.jwtSecret,
+    }, this.diagnostics)
+    this.jobs = new JobManager(this.hub, { ttlMs: config.jobsTtl * 1000, diagnostics: this.diagnostics })
     this.jobs.define('demo', demoJob)
     this.jobs.define('external', { description: 'driven by an outside worker via POST /jobs/:id/progress' })
-    this.hub.addHooks(this.jobs)
-    this.ws = new WebSocketTransport(this.hub, {
+    this.core.addHooks(this.jobs)
+    const origins = new OriginPolicy(config.allowedOrigins)
+    this.ws = new WebSocketTransport(this.core, this.diagnostics, {
       path: config.path,
       maxMessageSize: config.maxMessageSize,
       ignoreEncodingErrors: config.ignoreEncodingErrors,
-      kaTime: config.kaTime,
-      origins: new OriginPolicy(config.allowedOrigins),
+      kaTimeMs: config.kaTime * 1000,
+      origins,
     })
     this.addRoutes()
-    this.http = addHttpTransports(this.router, {
-      hub: this.hub, jobs: this.jobs, config, origins: new OriginPolicy(config.allowedOrigins), streamsSecret: this.streamsSecret,
+    this.http = new HttpTransports(this.router, this.core, origins, {
+      sse: config.sse,
+      poll: config.poll,
+      maxBodyBytes: config.maxBodyBytes,
+      longPoll: {
+        path: config.pollPath,
+        pollIntervalMs: config.pollInterval * 1000,
+        pollFlushIntervalMs: config.pollFlushInterval * 1000,
+        pollMaxRequestSize: config.pollMaxRequestSize,
+        pollKeepaliveTimeoutMs: config.pollKeepaliveTimeout * 1000,
+      },
     })
-    const deps = { hub: this.hub, router: this.router, ws: this.ws, timeouts: http1Timeouts(config) }
-    this.listeners = listenerSpecs(config).map((spec) => new Listener(spec, deps, this.log))
+    addJobStreamRoutes(this.router, this.jobs, this.http, {
+      streamsSecret: this.streamsSecret,
+      pollTimeoutMs: config.jobPollTimeout * 1000,
+      pollMaxTimeoutMs: config.jobPollMaxTimeout * 1000,
+    })
+    const deps = { diagnostics: this.diagnostics, router: this.router, ws: this.ws, timeouts: http1Timeouts(config) }
+    this.listeners = listenerSpecs(config).map((spec) => new Listener(spec, deps))
     this.server = this.listeners[0].server
+    this.metrics = new Metrics(this.diagnostics, {
+      connectionsByTransport: () => this.core.clients.countByTransport(),
+      published: () => this.hub.counters.published,
+      deliveries: () => this.hub.counters.deliveries,
+      subscriptions: () => this.hub.counters.subscriptions,
+      streams: () => this.hub.streamCount,
+      gapsRecovered: () => this.hub.counters.gapsRecovered,
+      brokerUp: () => this.hub.broker.state === 'up',
+      brokerReconnects: () => this.hub.counters.brokerReconnects,
+      longPollSessions: () => this.http.longPoll?.size ?? 0,
+      h2Sessions: () => this.h2Counts().sessions,
+      immortalStreams: () => this.h2Counts().immortalStreams,
+      jobsByState: () => this.jobs.countByState(),
+    }, { defaults: options.defaultMetrics })
   }
 
   /** Registers a job type that runs in this process. */
@@ -130,27 +164,18 @@ export class Herald {
   /**
    * What this node holds right now, for operators and tests: connections by transport,
    * subscriptions, held polls, restorable sessions, pending hold deadlines, HTTP/2 connections and
-   * immortal streams, streams the broker keeps, live jobs by state. Cheap: counts, no walk over
-   * subscribers. Also on GET /metrics.
+   * immortal streams, streams the broker keeps, jobs by state. Counts, no walk over subscribers.
    */
   stats(): HeraldStats {
-    const byTransport: Partial<Record<TransportName, number>> = {}
-    for (const conn of this.hub.connections) byTransport[conn.transport] = (byTransport[conn.transport] ?? 0) + 1
-    let h2Sessions = 0
-    let immortal = 0
-    for (const l of this.listeners) {
-      h2Sessions += l.sessions.size
-      for (const s of l.sessions) immortal += s.held
-    }
     return {
-      connections: { total: this.hub.connections.size, byTransport },
-      subscriptions: this.hub.totalSubscriptions,
+      connections: { total: this.core.clients.size, byTransport: this.core.clients.countByTransport() },
+      subscriptions: this.hub.counters.subscriptions,
       streams: this.hub.streamCount,
-      restorableSessions: this.hub.sessions.size,
+      restorableSessions: this.core.sessions.size,
       longPoll: { sessions: this.http.longPoll?.size ?? 0, heldPolls: this.http.longPoll?.heldCount ?? 0 },
-      jobPoll: { heldPolls: this.http.jobPoll.heldCount },
+      jobPoll: { heldPolls: this.http.cursorPolls.heldCount },
       deadlines: this.http.deadlines.size,
-      h2: { sessions: h2Sessions, immortalStreams: immortal },
+      h2: this.h2Counts(),
       broker: { streams: this.hub.broker.streamCount ?? 0 },
       jobs: this.jobs.countByState(),
     }
@@ -158,7 +183,7 @@ export class Herald {
 
   /** The connected clients (sid, transport, HTTP version, remote address, subscribed identifiers); O(connections). */
   clients(): ClientInfo[] {
-    return [...this.hub.connections].map((c) => ({
+    return [...this.core.clients.all].map((c) => ({
       sid: c.sid,
       transport: c.transport,
       httpVersion: c.wire.info.httpVersion,
@@ -178,13 +203,15 @@ export class Herald {
   }
 
   async listen(): Promise<AddressInfo> {
-    this.hub.start()
+    await this.hub.broker.start()
+    this.core.start()
     const addresses: AddressInfo[] = []
     for (const l of this.listeners) addresses.push(await l.listen())
     const c = this.config
     this.log.notice(
       {
-        url: this.url, urls: this.listeners.map((l) => l.url), wsPath: c.path, maxSessions: this.hub.options.maxSessions, openFileLimit: openFileLimit(),
+        url: this.url, urls: this.listeners.map((l) => l.url), wsPath: c.path, broker: this.hub.broker.kind,
+        maxSessions: this.core.options.maxSessions, openFileLimit: openFileLimit(),
         publicStreams: c.publicStreams, historyLimit: c.historyLimit, historyTtl: c.historyTtl,
       },
       'herald listening',
@@ -206,7 +233,8 @@ export class Herald {
   async close(graceMs = 2000): Promise<void> {
     this.log.notice('herald shutting down')
     this.jobs.close()
-    this.hub.shutdown()
+    this.core.shutdown()
+    this.http.shutdown()
     // Clients get `graceMs` to read the final disconnect and answer the close frame; then each
     // listener destroys what is left.
     const timer = setTimeout(() => this.ws.close(), graceMs)
@@ -215,6 +243,19 @@ export class Herald {
     this.ws.close()
     this.http.close()
     await this.hub.broker.close()
+    this.metrics.close()
+    this.stopLogging()
+  }
+
+  private h2Counts(): { sessions: number; immortalStreams: number } {
+    let sessions = 0
+    let immortalStreams = 0
+    for (const l of this.listeners) {
+      const counts = l.h2Counts()
+      sessions += counts.sessions
+      immortalStreams += counts.immortalStreams
+    }
+    return { sessions, immortalStreams }
   }
 
   private addRoutes(): void {
@@ -237,7 +278,7 @@ export class Herald {
         res.end(page)
       })
     }
-    addBroadcastRoute(r, this.hub, { broadcastKey: c.broadcastKey, maxBodyBytes: c.maxBodyBytes })
+    addPublishRoute(r, this.hub, { broadcastKey: c.broadcastKey, maxBodyBytes: c.maxBodyBytes })
     addJobRoutes(r, this.jobs, { maxBodyBytes: c.maxBodyBytes, broadcastKey: c.broadcastKey, streamsSecret: this.streamsSecret })
   }
 }

@@ -8,34 +8,96 @@ export class HistoryUnavailable extends Error {
   }
 }
 
-export type HistorySince =
-  | { readonly position: StreamPosition }
-  /** Unix milliseconds: every kept message accepted at or after it. */
-  | { readonly sinceMs: number }
+/** The broker cannot be reached (a network broker that is down); publishes answer 503. */
+export class BrokerUnavailable extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'BrokerUnavailable'
+  }
+}
 
-/** Receives every message published on a stream this node subscribed to, in offset order. */
-export type BrokerListener = (message: StreamMessage) => void
+/** One message to publish: `data` is canonical JSON text. */
+export interface Publication {
+  readonly stream: string
+  readonly data: string
+}
+
+/** Which kept messages `history` returns. */
+export interface HistoryQuery {
+  /**
+   * Messages after this position. Unservable (HistoryUnavailable) when its epoch is not the
+   * stream's, its offset is beyond the top, or messages right after it are no longer kept.
+   */
+  readonly after?: StreamPosition
+  /** Unix milliseconds: kept messages accepted at or after it (ignored when `after` is given). */
+  readonly sinceMs?: number
+  /**
+   * At most this many messages, the oldest first (default: every kept one that matches); 0 asks
+   * only for the top position. Without `after` or `sinceMs`, no messages at all: the top only.
+   */
+  readonly limit?: number
+}
+
+/** Kept messages and where the stream stands, read together, so there is no racy second call. */
+export interface History {
+  readonly messages: StreamMessage[]
+  /**
+   * The stream's latest position: offset 0 with a fresh epoch for a stream nothing was ever
+   * published to (that epoch is kept, so the first publish continues it).
+   */
+  readonly top: StreamPosition
+}
+
+export type BrokerState = 'starting' | 'up' | 'down' | 'closed'
+
+/** What a broker reports to the node that owns it. */
+export interface BrokerEvents {
+  /**
+   * A message of a subscribed stream. Per stream in offset order; a network broker's pub/sub is
+   * at most once, so subscribers compare offsets and recover a gap from history.
+   */
+  message(message: StreamMessage): void
+  /**
+   * The broker's connection came back and every subscribed stream is subscribed again. Messages
+   * published meanwhile were not delivered: subscribers check their positions against the top.
+   */
+  resubscribed?(): void
+  /** The broker went up or down (metrics, 503 for publishers, a log line). */
+  stateChanged?(state: BrokerState, detail?: string): void
+}
 
 /**
  * Publish, subscribe and history for named streams. Publishing appends to history and fans out
- * as one atomic step per stream, so offsets are dense and ordered. Memory is the default; Redis
- * and NATS implement the same contract (test/broker/conformance.ts).
+ * as one atomic step per stream, so offsets are dense (1, 2, 3 … per epoch) and ordered.
+ * Memory is the default; Redis and NATS JetStream implement the same contract, and one
+ * conformance suite (test/broker/conformance.ts) runs against each.
  */
 export interface Broker {
-  /** Appends `data` (canonical JSON text) and delivers it to listeners; resolves with its position. */
+  /** `memory`, `redis`, `nats`: for logs and metrics. */
+  readonly kind: string
+  readonly state: BrokerState
+  /** Connects and gets ready; resolves once publishes and subscribes can succeed. */
+  start(): Promise<void>
+  /** Appends one message and delivers it to subscribers; resolves with its position. Rejects with BrokerUnavailable when down. */
   publish(stream: string, data: string): Promise<StreamMessage>
   /**
-   * The same, appended and delivered before it returns; only brokers that can (the memory broker).
-   * Lets `POST /_broadcast` skip one await per publication (bench jobs).
+   * Several publications, in order (per stream, offsets follow the list). A broker that can
+   * finish at once returns the messages themselves (the memory broker: no promise and no await
+   * per publication in a 500-message `POST /_broadcast`), others a promise (pipelined).
    */
-  publishSync?(stream: string, data: string): StreamMessage
-  /** Kept messages after a position or since a time; rejects with HistoryUnavailable when that is impossible. */
-  history(stream: string, since: HistorySince): Promise<StreamMessage[]>
-  /** The stream's latest position (offset 0 when empty), or undefined when nothing is known of it. */
-  position(stream: string): Promise<StreamPosition | undefined>
-  /** Starts delivering the stream's messages to the listener given at construction. */
-  subscribe(stream: string): void
+  publishBatch(publications: readonly Publication[]): StreamMessage[] | Promise<StreamMessage[]>
+  /** Kept messages and the top position; rejects with HistoryUnavailable when `after` cannot be served. */
+  history(stream: string, query?: HistoryQuery): Promise<History>
+  /**
+   * Starts delivering the stream's messages through `BrokerEvents.message`. Returns undefined
+   * when delivery is live on return (the memory broker), else a promise that resolves once it
+   * is (a Redis SUBSCRIBE, a NATS subscription flushed) and rejects when it cannot be. The hub
+   * calls it once per stream, when the stream's first local subscriber arrives.
+   */
+  subscribe(stream: string): Promise<void> | undefined
+  /** Stops delivering the stream's messages (its last local subscriber left). */
   unsubscribe(stream: string): void
+  /** Disconnects; pending operations fail. */
   close(): Promise<void>
   /** Streams whose state this broker keeps on this node (for stats). */
   readonly streamCount?: number

@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto'
-import type { StreamMessage, StreamPosition } from '../protocol/messages.js'
-import { HistoryUnavailable, type Broker, type BrokerListener, type HistorySince } from './broker.js'
+import type { StreamMessage } from '../protocol/messages.js'
+import { HistoryUnavailable, type Broker, type BrokerEvents, type BrokerState, type History, type HistoryQuery, type Publication } from './broker.js'
 
 export interface MemoryBrokerOptions {
   /** Messages kept per stream. */
@@ -67,10 +67,11 @@ class StreamLog {
       this.head = 0
     } else this.head = (this.head + 1) % this.ring.length
   }
-  /** Kept messages in order, starting at index `from` (0 = oldest). */
-  slice(from: number): StreamMessage[] {
+  /** At most `limit` kept messages in order, starting at index `from` (0 = oldest). */
+  slice(from: number, limit: number): StreamMessage[] {
     const out: StreamMessage[] = []
-    for (let i = from; i < this.size; i++) out.push(this.ring[(this.head + i) % this.ring.length]!)
+    const end = Math.min(this.size, from + limit)
+    for (let i = from; i < end; i++) out.push(this.ring[(this.head + i) % this.ring.length]!)
     return out
   }
 }
@@ -95,17 +96,20 @@ function newEpoch(): string {
 }
 
 /**
- * Single-node broker: a bounded ring per stream. Publish appends and notifies listeners
- * synchronously, so within one process offset order and delivery order are the same thing.
+ * Single-node broker: a bounded ring per stream. Publish appends and notifies the node
+ * synchronously, so within one process offset order and delivery order are the same thing and
+ * a subscriber never sees a gap.
  */
 export class MemoryBroker implements Broker {
+  readonly kind = 'memory'
+  state: BrokerState = 'up'
   private readonly logs = new Map<string, StreamLog>()
   private readonly subscribed = new Set<string>()
   private readonly now: () => number
   private sweepTimer: NodeJS.Timeout | undefined
 
   constructor(
-    private readonly listener: BrokerListener,
+    private readonly events: BrokerEvents,
     private readonly options: MemoryBrokerOptions,
   ) {
     this.now = options.now ?? Date.now
@@ -115,64 +119,53 @@ export class MemoryBroker implements Broker {
     this.sweepTimer.unref()
   }
 
+  async start(): Promise<void> {}
+
   async publish(stream: string, data: string): Promise<StreamMessage> {
-    return this.publishSync(stream, data)
+    return this.append(stream, data)
   }
 
-  /** Synchronous publish, for callers in this process that want delivery before they return. */
-  publishSync(stream: string, data: string): StreamMessage {
-    let log = this.logs.get(stream)
-    if (!log) {
-      log = new StreamLog(stream, this.options.historyLimit)
-      log.subscribed = this.subscribed.has(stream)
-      this.logs.set(stream, log)
-    }
-    const at = this.now()
-    this.expire(log, at)
-    // log.stream, not the caller's copy: a request body's parse makes a fresh string per
-    // publication, and each kept message would hold its own (bench jobs: 1M kept messages).
-    const message: StreamMessage = { stream: log.stream, data, offset: ++log.lastOffset, epoch: log.epoch, at }
-    log.append(message)
-    if (log.subscribed) this.listener(message)
-    return message
+  publishBatch(publications: readonly Publication[]): StreamMessage[] {
+    const out: StreamMessage[] = new Array(publications.length)
+    for (let i = 0; i < publications.length; i++) out[i] = this.append(publications[i].stream, publications[i].data)
+    return out
   }
 
-  async history(stream: string, since: HistorySince): Promise<StreamMessage[]> {
-    return this.historySync(stream, since)
+  async history(stream: string, query: HistoryQuery = {}): Promise<History> {
+    return this.historyNow(stream, query)
   }
 
-  historySync(stream: string, since: HistorySince): StreamMessage[] {
-    const log = this.logs.get(stream)
-    if ('sinceMs' in since) {
-      if (!log) return []
-      this.expire(log, this.now())
-      const all = log.slice(0)
+  /** `history`, answered synchronously. */
+  historyNow(stream: string, query: HistoryQuery = {}): History {
+    const log = this.log(stream)
+    const now = this.now()
+    this.expire(log, now)
+    const top = { offset: log.lastOffset, epoch: log.epoch }
+    const limit = query.limit ?? Infinity
+    let messages: StreamMessage[]
+    if (query.after) {
+      const { offset, epoch } = query.after
+      if (epoch !== log.epoch) throw new HistoryUnavailable(`epoch ${epoch} is gone (now ${log.epoch})`)
+      if (offset > log.lastOffset) throw new HistoryUnavailable(`offset ${offset} is beyond the latest (${log.lastOffset})`)
+      const oldest = log.oldest()
+      if (offset < log.lastOffset && (!oldest || offset + 1 < oldest.offset)) {
+        throw new HistoryUnavailable(`messages after offset ${offset} are no longer kept`)
+      }
+      messages = limit === 0 || offset === log.lastOffset ? [] : log.slice(offset + 1 - oldest!.offset, limit)
+    } else if (query.sinceMs !== undefined && limit > 0) {
+      const all = log.slice(0, Infinity)
       let i = 0
-      while (i < all.length && all[i].at < since.sinceMs) i++
-      return all.slice(i)
-    }
-    const { offset, epoch } = since.position
-    if (!log) throw new HistoryUnavailable(`stream ${JSON.stringify(stream)} has no history`)
-    if (epoch !== log.epoch) throw new HistoryUnavailable(`epoch ${epoch} is gone (now ${log.epoch})`)
-    if (offset > log.lastOffset) throw new HistoryUnavailable(`offset ${offset} is beyond the latest (${log.lastOffset})`)
-    this.expire(log, this.now())
-    if (offset === log.lastOffset) return []
-    const oldest = log.oldest()
-    if (!oldest || offset + 1 < oldest.offset) {
-      throw new HistoryUnavailable(`messages after offset ${offset} are no longer kept`)
-    }
-    return log.slice(offset + 1 - oldest.offset)
+      while (i < all.length && all[i].at < query.sinceMs) i++
+      messages = all.slice(i, limit === Infinity ? undefined : i + limit)
+    } else messages = []
+    return { messages, top }
   }
 
-  async position(stream: string): Promise<StreamPosition | undefined> {
-    const log = this.logs.get(stream)
-    return log ? { offset: log.lastOffset, epoch: log.epoch } : undefined
-  }
-
-  subscribe(stream: string): void {
+  subscribe(stream: string): undefined {
     this.subscribed.add(stream)
     const log = this.logs.get(stream)
     if (log) log.subscribed = true
+    return undefined
   }
 
   unsubscribe(stream: string): void {
@@ -184,11 +177,36 @@ export class MemoryBroker implements Broker {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer)
     this.sweepTimer = undefined
+    this.state = 'closed'
   }
 
-  /** Number of streams with kept state (for tests and metrics). */
+  /** Number of streams with kept state (for stats). */
   get streamCount(): number {
     return this.logs.size
+  }
+
+  /** Appends and delivers before it returns. */
+  private append(stream: string, data: string): StreamMessage {
+    const log = this.log(stream)
+    const at = this.now()
+    this.expire(log, at)
+    // log.stream, not the caller's copy: a request body's parse makes a fresh string per
+    // publication, and each kept message would hold its own (bench jobs: 1M kept messages).
+    const message: StreamMessage = { stream: log.stream, data, offset: ++log.lastOffset, epoch: log.epoch, at }
+    log.append(message)
+    if (log.subscribed) this.events.message(message)
+    return message
+  }
+
+  /** The stream's log, made on first use: even a read fixes its epoch, so a later publish continues it. */
+  private log(stream: string): StreamLog {
+    let log = this.logs.get(stream)
+    if (!log) {
+      log = new StreamLog(stream, this.options.historyLimit)
+      log.subscribed = this.subscribed.has(stream)
+      this.logs.set(stream, log)
+    }
+    return log
   }
 
   private expire(log: StreamLog, now: number): void {
@@ -196,7 +214,8 @@ export class MemoryBroker implements Broker {
     for (let m = log.oldest(); m && m.at < cutoff; m = log.oldest()) log.dropOldest()
   }
 
-  private sweep(): void {
+  /** Forgets streams whose history expired and that have no local subscribers; a shared timer runs it. */
+  sweep(): void {
     const now = this.now()
     for (const [stream, log] of this.logs) {
       this.expire(log, now)

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto'
-import { Disconnects, disconnectMessage, type Disconnect } from '../disconnect.js'
-import { HistoryUnavailable } from '../broker/broker.js'
-import { decodeCommand, ProtocolError } from '../protocol/codec.js'
-import { replies, type HistoryRequest, type StreamMessage } from '../protocol/messages.js'
-import type { Framing, Wire, WireRequest, WireSink, TransportName } from './wire.js'
-import type { Hub } from '../hub/hub.js'
+import { HistoryUnavailable, type History, type HistoryQuery } from '../broker/broker.js'
+import { Disconnects, type Disconnect } from '../disconnect.js'
+import type { Framing } from '../framing/framing.js'
 import { PreparedBroadcast } from '../framing/prepared-broadcast.js'
-import type { SessionState } from './session-cache.js'
+import { decodeCommand, ProtocolError } from '../protocol/codec.js'
+import { replies, type HistoryRequest, type Reply, type StreamMessage, type StreamPosition } from '../protocol/messages.js'
+import type { ConnectionContext } from './context.js'
 import { Outbox, type OutboxOwner } from './outbox.js'
-import { Subscription } from './subscription.js'
+import type { SessionState } from './session-cache.js'
+import { Subscription, type StreamEnd } from './subscription.js'
+import type { TransportName, Wire, WireRequest, WireSink } from './wire.js'
 
 /** How long restored subscriptions hold live messages waiting for the client's history request. */
 const RESTORE_HOLD_MS = 5000
@@ -22,9 +23,24 @@ export function newSessionId(): string {
   return randomBytes(16).toString('base64url')
 }
 
+export interface SubscribeOptions {
+  /** The stream's last message (a job's final event): the connection ends `complete` after it. */
+  endsWith?: StreamEnd
+}
+
+/** Why a subscribe was refused, for transports that answer it with a status (SSE, NDJSON: 400 or 503). */
+export type SubscribeOutcome = { ok: true } | { ok: false; why: string; unavailable: boolean }
+
+const SUBSCRIBED: SubscribeOutcome = Object.freeze({ ok: true })
+
 /**
  * The per-client state machine: welcome (or restore), commands, subscriptions with their
- * positions, the outbox, and disconnect. It knows a Wire and the Hub, never a socket.
+ * positions, the outbox, and disconnect. It knows a Wire and its context, never a socket.
+ *
+ * Every subscription starts by holding live messages: the broker delivers the stream first,
+ * then history (or the stream's top position) is read, replayed and followed by the held
+ * messages without duplicates, so nothing published in between is lost. Live messages whose
+ * offset jumps (a network broker's pub/sub dropped some) are recovered from history the same way.
  */
 export class Connection implements WireSink, OutboxOwner {
   readonly sid = newSessionId()
@@ -32,7 +48,7 @@ export class Connection implements WireSink, OutboxOwner {
   readonly framing: Framing
   readonly openedAt: number
   lastSeen: number
-  /** Where the session came from; the request itself is not retained (memory per idle connection). */
+  /** Where the client came from; the request itself is not retained (memory per idle connection). */
   readonly remoteAddress: string | undefined
   /** Channel identifier → one subscription per stream of that channel. */
   private readonly channels = new Map<string, Subscription[]>()
@@ -44,13 +60,13 @@ export class Connection implements WireSink, OutboxOwner {
   private done = false
 
   constructor(
-    readonly hub: Hub,
+    private readonly ctx: ConnectionContext,
     readonly wire: Wire,
     request: WireRequest,
   ) {
     this.framing = wire.info.framing
     this.remoteAddress = request.remoteAddress
-    this.outbox = new Outbox(wire, hub.options.outboxBytes, this)
+    this.outbox = new Outbox(wire, ctx.outboxBytes, this)
     this.openedAt = this.lastSeen = Date.now()
   }
 
@@ -67,35 +83,29 @@ export class Connection implements WireSink, OutboxOwner {
     return [...this.channels.keys()]
   }
 
-  /** Sends `welcome`, restoring the session named by `restoreSid` when the cache still has it. */
-  open(restoreSid?: string): void {
-    const state = restoreSid && this.wire.info.extended ? this.hub.sessions.take(restoreSid) : undefined
-    if (!state) {
+  /** Sends `welcome`; with the state of a session being restored, resubscribes its channels first. */
+  open(restored?: { from: string; state: SessionState }): void {
+    if (!restored) {
       this.send(replies.welcome(this.sid))
       return
     }
     const ids: string[] = []
     this.restorePending = new Set()
-    for (const { identifier, streams } of state.channels) {
-      const subs = streams.map((stream) => new Subscription(this, identifier, stream))
-      for (const sub of subs) {
-        // Held until the client says where it is (its `history` command), so nothing is sent twice.
-        sub.held = []
-        this.hub.subscribe(sub)
-      }
+    for (const { identifier, streams } of restored.state.channels) {
+      // Held until the client says where it is (its `history` command), so nothing is sent twice.
+      const subs = streams.map((stream) => this.track(new Subscription(this, identifier, stream)))
       this.channels.set(identifier, subs)
       this.restorePending.add(identifier)
       ids.push(identifier)
     }
     this.restoreDeadline = Date.now() + RESTORE_HOLD_MS
-    this.hub.metrics.sessionsRestored.inc()
-    this.hub.log.info({ sid: this.sid, restoredFrom: restoreSid, channels: ids.length }, 'session restored')
+    this.ctx.diagnostics.sessionRestore(this.sid, restored.from, ids.length)
     this.send(replies.welcome(this.sid, ids))
   }
 
-  /** Queues one protocol reply (JSON text of the whole message). */
-  send(json: string): void {
-    this.outbox.push(this.framing.reply(json))
+  /** Queues one protocol reply. */
+  send(reply: Reply): void {
+    this.outbox.push(this.framing.reply(reply))
   }
 
   /** Hot path: one broadcast for one of this connection's subscriptions. */
@@ -104,18 +114,36 @@ export class Connection implements WireSink, OutboxOwner {
       // Held messages wait in memory like queued frames, so they count against the same budget.
       sub.held.push(prepared)
       this.heldBytes += heldSize(prepared)
-      if (this.heldBytes + this.outbox.totalBytes > this.hub.options.outboxBytes) this.tooSlow()
+      if (this.heldBytes + this.outbox.totalBytes > this.ctx.outboxBytes) this.tooSlow()
       return
     }
     const m = prepared.message
-    if (m.epoch === sub.lastEpoch && m.offset <= sub.lastOffset) return
+    if (m.epoch === sub.lastEpoch) {
+      if (m.offset <= sub.lastOffset) return
+      if (m.offset !== sub.lastOffset + 1) return this.recover(sub, prepared)
+    }
     sub.lastEpoch = m.epoch
     sub.lastOffset = m.offset
     this.outbox.push(prepared.bytes(this.framing))
-    if (this.wire.finalMessage !== undefined && this.hub.isFinal(m)) this.wire.finalMessage(sub.identifier, m)
+    if (sub.endsWith !== undefined && sub.endsWith(m)) this.streamEnded(sub)
   }
 
-  // ---- WireSink -------------------------------------------------------------------------
+  /** After a broker reconnect: recover what the subscription missed, if the stream moved on. */
+  checkTop(sub: Subscription, top: StreamPosition): void {
+    // A catch-up in progress reads history anyway; an unpositioned subscription has nothing to compare.
+    if (this.done || sub.held !== null || sub.lastEpoch === '') return
+    if (top.epoch === sub.lastEpoch) {
+      if (top.offset > sub.lastOffset) this.recover(sub, undefined)
+      return
+    }
+    // The stream's history was lost while the broker was away: from here on, the new epoch.
+    if (this.wire.info.extended) this.send(replies.rejectHistory(sub.identifier))
+    this.ctx.diagnostics.historyReject(this.sid, sub.identifier, `epoch ${sub.lastEpoch} is gone (now ${top.epoch})`)
+    sub.advance(top.epoch, top.offset)
+    void this.sendSnapshot(sub.identifier, sub.stream)
+  }
+
+  // ---- WireSink ---------------------------------------------------------------------------------
 
   receive(text: string): void {
     if (this.done) return
@@ -125,13 +153,13 @@ export class Connection implements WireSink, OutboxOwner {
       command = decodeCommand(text)
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err
-      this.hub.rejectInput('HERALD_ERR_BAD_COMMAND', err.message, { sid: this.sid })
+      this.ctx.diagnostics.inputReject('HERALD_ERR_BAD_COMMAND', err.message, { sid: this.sid })
       this.disconnect(Disconnects.invalidCommand)
       return
     }
     switch (command.command) {
       case 'subscribe':
-        this.subscribe(command.identifier, command.history)
+        void this.subscribe(command.identifier, command.history)
         return
       case 'unsubscribe':
         return this.unsubscribe(command.identifier)
@@ -145,7 +173,7 @@ export class Connection implements WireSink, OutboxOwner {
       case 'message':
       case 'whisper':
         // Standalone streams have no actions (AnyCable's $pubsub allows only $-prefixed ones).
-        this.hub.log.info({ sid: this.sid, command: command.command, identifier: command.identifier }, 'command ignored: no actions on $pubsub streams')
+        this.ctx.diagnostics.commandIgnore(this.sid, command.command, command.identifier)
         return
     }
   }
@@ -163,41 +191,41 @@ export class Connection implements WireSink, OutboxOwner {
     this.cleanup(reason ?? Disconnects.normal)
   }
 
-  // ---- commands ------------------------------------------------------------------------------
+  // ---- commands ---------------------------------------------------------------------------------
 
-  /** Returns false when the subscription was rejected (HTTP transports answer 400 before their 200). */
-  subscribe(identifier: string, history?: HistoryRequest): boolean {
-    if (this.channels.has(identifier)) {
-      this.hub.log.debug({ sid: this.sid, identifier }, 'duplicate subscribe ignored')
-      return true
-    }
-    const verdict = this.hub.authorizer.authorize(identifier)
+  /**
+   * Subscribes to the stream `identifier` names, then catches up: the backlog `history` asks for
+   * (extended protocol), the stream's snapshot from the hooks, then live messages. Resolves once
+   * all of that is queued, with whether the subscription was confirmed (HTTP transports answer
+   * their status then).
+   */
+  async subscribe(identifier: string, history?: HistoryRequest, options: SubscribeOptions = {}): Promise<SubscribeOutcome> {
+    if (this.channels.has(identifier)) return SUBSCRIBED // a duplicate subscribe is ignored, as in AnyCable
+    const verdict = this.ctx.authorizer.authorize(identifier)
     if (!verdict.ok) {
-      this.hub.log.info({ sid: this.sid, identifier, why: verdict.why }, 'subscription rejected')
-      this.hub.metrics.errors.inc({ code: 'HERALD_ERR_SUBSCRIPTION_REJECTED' })
-      this.send(replies.reject(identifier))
-      return false
+      this.ctx.diagnostics.subscriptionReject(this.sid, identifier, verdict.why)
+      this.send(replies.reject(identifier, verdict.why))
+      return { ok: false, why: verdict.why, unavailable: false }
     }
-    const sub = new Subscription(this, identifier, verdict.stream)
-    this.channels.set(identifier, [sub])
+    const sub = this.track(new Subscription(this, identifier, verdict.stream, options.endsWith))
+    const subs = [sub]
+    this.channels.set(identifier, subs)
+    if (sub.ready !== undefined) {
+      try {
+        await sub.ready
+      } catch (err) {
+        if (this.channels.get(identifier) !== subs) return { ok: false, why: 'unsubscribed', unavailable: false }
+        this.channels.delete(identifier)
+        const why = `the broker could not subscribe: ${(err as Error)?.message ?? err}`
+        this.ctx.diagnostics.subscriptionReject(this.sid, identifier, why)
+        this.send(replies.reject(identifier, why))
+        return { ok: false, why, unavailable: true }
+      }
+      if (this.done || this.channels.get(identifier) !== subs) return { ok: false, why: 'unsubscribed', unavailable: false }
+    }
     this.send(replies.confirm(identifier))
-    const wantsHistory = history && this.wire.info.extended && ((history.since ?? 0) > 0 || history.streams)
-    if (wantsHistory) {
-      // The snapshot (current state) follows the backlog, so a client's view never moves backwards.
-      sub.held = []
-      this.hub.subscribe(sub)
-      void this.history(identifier, history, true, verdict.stream)
-    } else {
-      this.sendSnapshot(identifier, verdict.stream)
-      this.hub.subscribe(sub)
-    }
-    return true
-  }
-
-  /** What a stream hook (jobs) says a new subscriber sees first: the current state, unpositioned. */
-  private sendSnapshot(identifier: string, stream: string): void {
-    const snapshot = this.hub.snapshot(stream)
-    if (snapshot !== undefined) this.send(replies.transmit(identifier, snapshot))
+    await this.catchUp(identifier, subs, this.usableRequest(identifier, history), verdict.stream)
+    return SUBSCRIBED
   }
 
   unsubscribe(identifier: string): void {
@@ -205,69 +233,109 @@ export class Connection implements WireSink, OutboxOwner {
     if (!subs) return
     this.channels.delete(identifier)
     this.restorePending?.delete(identifier)
-    for (const sub of subs) this.hub.unsubscribe(sub)
+    for (const sub of subs) this.untrack(sub)
   }
 
   /**
-   * Replays what each stream of the channel kept after the client's position (or since a time),
-   * then `confirm_history`; `reject_history` when any stream cannot be served. Live messages are
-   * held meanwhile and released afterwards without duplicates.
+   * The `history` command: replays what each stream of the channel kept after the client's
+   * position (or since a time), then `confirm_history`; `reject_history` (and the stream's
+   * snapshot) when a stream cannot be served. Live messages are held meanwhile.
    */
-  async history(identifier: string, request: HistoryRequest, alreadyHeld = false, snapshotOf?: string): Promise<void> {
+  async history(identifier: string, request: HistoryRequest): Promise<void> {
     const subs = this.channels.get(identifier)
     if (!subs) return
-    const since = request.since ?? 0
-    if (!this.wire.info.extended || (since <= 0 && !request.streams)) {
-      if (!this.wire.info.extended) this.send(replies.rejectHistory(identifier))
-      if (snapshotOf !== undefined) this.sendSnapshot(identifier, snapshotOf)
-      if (alreadyHeld) this.release(subs)
+    const usable = this.usableRequest(identifier, request)
+    if (usable === undefined) {
+      this.finishCatchUp(identifier, subs)
       return
     }
-    if (!alreadyHeld) for (const sub of subs) sub.held ??= []
-    let backlogs: StreamMessage[][]
-    try {
-      backlogs = await Promise.all(
-        subs.map((sub) => {
-          const position = request.streams?.[sub.stream]
-          if (position) return this.hub.broker.history(sub.stream, { position })
-          return since > 0 ? this.hub.broker.history(sub.stream, { sinceMs: since * 1000 }) : Promise.resolve([])
-        }),
-      )
-    } catch (err) {
-      if (!(err instanceof HistoryUnavailable)) this.hub.log.err({ err, sid: this.sid }, 'history failed')
-      else this.hub.log.info({ sid: this.sid, identifier, why: err.message }, 'history rejected')
-      this.hub.metrics.historyRejected.inc()
-      if (this.done) return
+    for (const sub of subs) sub.held ??= []
+    await this.catchUp(identifier, subs, usable, undefined)
+  }
+
+  /** A request the wire can serve, or undefined; a base-protocol client hears `reject_history`. */
+  private usableRequest(identifier: string, request: HistoryRequest | undefined): HistoryRequest | undefined {
+    if (request === undefined) return undefined
+    if (!this.wire.info.extended) {
       this.send(replies.rejectHistory(identifier))
-      if (snapshotOf !== undefined) this.sendSnapshot(identifier, snapshotOf)
-      this.finishHistory(identifier, subs)
+      return undefined
+    }
+    return (request.since ?? 0) > 0 || request.streams ? request : undefined
+  }
+
+  /**
+   * Brings a channel's held subscriptions up to date and releases them: the backlog `request`
+   * asks for, or just each stream's top position (nothing before subscribing is replayed, but
+   * from here on a skipped offset is noticed). `snapshotOf`: send the stream's snapshot after the
+   * backlog (a new subscription).
+   */
+  private async catchUp(identifier: string, subs: Subscription[], request: HistoryRequest | undefined, snapshotOf: string | undefined): Promise<void> {
+    const since = request?.since ?? 0
+    let histories: History[]
+    try {
+      for (const sub of subs) if (sub.ready !== undefined) await sub.ready
+      histories = await Promise.all(subs.map((sub) => {
+        const position = request?.streams?.[sub.stream]
+        const query: HistoryQuery = position ? { after: position } : since > 0 ? { sinceMs: since * 1000 } : { limit: 0 }
+        return this.ctx.hub.history(sub.stream, query)
+      }))
+    } catch (err) {
+      if (this.done || this.channels.get(identifier) !== subs) return
+      const unavailable = err instanceof HistoryUnavailable
+      this.ctx.diagnostics.historyReject(this.sid, identifier, (err as Error)?.message ?? String(err), !unavailable)
+      if (request !== undefined) this.send(replies.rejectHistory(identifier))
+      // The state a backlog would have led to: a client whose history is gone still learns where the stream stands.
+      for (const sub of subs) await this.sendSnapshot(identifier, sub.stream)
+      this.finishCatchUp(identifier, subs)
       return
     }
     if (this.done || this.channels.get(identifier) !== subs) return
-    let ended = false
     for (let i = 0; i < subs.length; i++) {
       const sub = subs[i]
-      // Only a position the broker accepted counts as delivered: one it rejected (say, beyond the
-      // latest offset) must not make the live messages up to it look like duplicates.
-      const position = request.streams?.[sub.stream]
+      const { messages, top } = histories[i]
+      const position = request?.streams?.[sub.stream]
+      // Only a position the broker accepted counts as delivered.
       if (position && sub.isNew(position.epoch, position.offset)) sub.advance(position.epoch, position.offset)
-      for (const m of backlogs[i]) {
+      if (!position && since <= 0) this.baseline(sub, top)
+      let last: StreamMessage | undefined
+      for (const m of messages) {
         if (!sub.isNew(m.epoch, m.offset)) continue
         sub.advance(m.epoch, m.offset)
         this.outbox.push(new PreparedBroadcast(identifier, m).bytes(this.framing))
-        if (this.hub.isFinal(m)) {
-          ended = true
-          this.wire.finalMessage?.(identifier, m)
-        }
+        last = m
+        if (sub.endsWith?.(m)) this.streamEnded(sub)
       }
+      if (snapshotOf !== undefined && !sub.ended) await this.sendSnapshot(identifier, sub.stream, last)
+      if (this.done || this.channels.get(identifier) !== subs) return
     }
-    // After a final event the backlog already says everything; the snapshot would only repeat it.
-    if (snapshotOf !== undefined && !ended) this.sendSnapshot(identifier, snapshotOf)
-    this.send(replies.confirmHistory(identifier))
-    this.finishHistory(identifier, subs)
+    if (request !== undefined) this.send(replies.confirmHistory(identifier))
+    this.finishCatchUp(identifier, subs)
   }
 
-  private finishHistory(identifier: string, subs: Subscription[]): void {
+  /**
+   * A new subscription's starting point: the stream's top, or just before the first held live
+   * message if that is older (it was published after the broker subscription, so it is new).
+   */
+  private baseline(sub: Subscription, top: StreamPosition): void {
+    const first = sub.held?.[0]?.message
+    const offset = first !== undefined && first.epoch === top.epoch ? Math.min(top.offset, first.offset - 1) : top.offset
+    sub.advance(top.epoch, offset)
+  }
+
+  /** What a stream hook says a subscriber sees: the current state, unpositioned. */
+  private async sendSnapshot(identifier: string, stream: string, after?: StreamMessage): Promise<void> {
+    let snapshot: string | undefined
+    try {
+      snapshot = await this.ctx.snapshot(stream, after)
+    } catch (err) {
+      // A hook that fails (a job store that is down) costs the subscriber its snapshot, not its subscription.
+      this.ctx.diagnostics.requestFail(`snapshot of ${stream}`, err)
+      return
+    }
+    if (snapshot !== undefined && !this.done) this.outbox.push(this.framing.transmit(identifier, snapshot))
+  }
+
+  private finishCatchUp(identifier: string, subs: Subscription[]): void {
     this.restorePending?.delete(identifier)
     this.release(subs)
   }
@@ -285,7 +353,44 @@ export class Connection implements WireSink, OutboxOwner {
     }
   }
 
-  /** Called by the hub's sweep: restored channels whose history request never came go live. */
+  /**
+   * Offsets jumped past the last delivered one (`got` is the message that showed it, or none
+   * after a broker reconnect): hold live messages, replay the missing ones from history, release.
+   */
+  private recover(sub: Subscription, got: PreparedBroadcast | undefined): void {
+    sub.held = []
+    if (got !== undefined) {
+      sub.held.push(got)
+      this.heldBytes += heldSize(got)
+    }
+    const after = { epoch: sub.lastEpoch, offset: sub.lastOffset }
+    this.ctx.diagnostics.historyGap(this.sid, sub.stream, after.offset, got?.message.offset ?? -1)
+    this.ctx.hub.counters.gapsRecovered++
+    this.ctx.hub.history(sub.stream, { after }).then(
+      ({ messages }) => {
+        if (this.done || sub.held === null) return
+        for (const m of messages) {
+          if (!sub.isNew(m.epoch, m.offset)) continue
+          sub.advance(m.epoch, m.offset)
+          this.outbox.push(new PreparedBroadcast(sub.identifier, m).bytes(this.framing))
+          if (sub.endsWith?.(m)) this.streamEnded(sub)
+        }
+        this.release([sub])
+      },
+      async (err: unknown) => {
+        if (this.done || sub.held === null) return
+        this.ctx.diagnostics.historyReject(this.sid, sub.identifier, (err as Error)?.message ?? String(err), !(err instanceof HistoryUnavailable))
+        if (this.wire.info.extended) this.send(replies.rejectHistory(sub.identifier))
+        await this.sendSnapshot(sub.identifier, sub.stream)
+        // Go on from what arrives: the held messages start the subscription again.
+        const first = sub.held?.[0]?.message
+        if (first) sub.advance(first.epoch, first.offset - 1)
+        this.release([sub])
+      },
+    )
+  }
+
+  /** Called by the clients' sweep: restored channels whose history request never came go live. */
   expireRestoreHold(now: number): void {
     if (!this.restorePending || now < this.restoreDeadline) return
     for (const identifier of this.restorePending) {
@@ -295,12 +400,35 @@ export class Connection implements WireSink, OutboxOwner {
     this.restorePending = undefined
   }
 
-  // ---- ending ----------------------------------------------------------------------------------
+  /** Subscribes the hub to a subscription's stream, held until its catch-up releases it. */
+  private track(sub: Subscription): Subscription {
+    sub.held = []
+    sub.ready = this.ctx.hub.subscribe(sub)
+    // Observed here so a failure is never unhandled; whoever awaits `ready` handles it.
+    sub.ready?.then(() => { sub.ready = undefined }, () => {})
+    return sub
+  }
+
+  private untrack(sub: Subscription): void {
+    if (sub.held) for (const p of sub.held) this.heldBytes -= heldSize(p)
+    sub.held = null
+    this.ctx.hub.unsubscribe(sub)
+  }
+
+  /** A subscription's stream ended; a connection whose every stream has ended is complete. */
+  private streamEnded(sub: Subscription): void {
+    sub.ended = true
+    for (const subs of this.channels.values()) for (const s of subs) if (!s.ended) return
+    // After the current fan-out or replay: the final message is queued ahead of the disconnect.
+    queueMicrotask(() => this.disconnect(Disconnects.complete))
+  }
+
+  // ---- ending -----------------------------------------------------------------------------------
 
   /** Sends the AnyCable `disconnect` message, then closes the wire with the same reason. */
   disconnect(reason: Disconnect): void {
     if (this.done) return
-    this.outbox.pushNow(this.framing.reply(disconnectMessage(reason)))
+    this.outbox.pushNow(this.framing.reply(reason.reply))
     this.outbox.close()
     this.wire.close(reason)
     this.cleanup(reason)
@@ -309,7 +437,7 @@ export class Connection implements WireSink, OutboxOwner {
   /** Over the outbox budget: the reader cannot keep up, so a final message would not reach it either. */
   tooSlow(): void {
     if (this.done) return
-    this.hub.rejectInput('HERALD_ERR_TOO_SLOW', `outbox over ${this.hub.options.outboxBytes} bytes`, { sid: this.sid })
+    this.ctx.diagnostics.inputReject('HERALD_ERR_TOO_SLOW', `outbox over ${this.ctx.outboxBytes} bytes`, { sid: this.sid })
     this.wire.close(Disconnects.slow)
     this.cleanup(Disconnects.slow)
   }
@@ -318,12 +446,14 @@ export class Connection implements WireSink, OutboxOwner {
     if (this.done) return
     this.done = true
     this.outbox.close()
-    const state: SessionState = {
-      channels: [...this.channels].map(([identifier, subs]) => ({ identifier, streams: subs.map((s) => s.stream) })),
-    }
-    for (const subs of this.channels.values()) for (const sub of subs) this.hub.unsubscribe(sub)
+    const info = this.wire.info
+    const keep = info.extended && info.restorable && reason.reconnect
+    const state: SessionState | undefined = keep
+      ? { channels: [...this.channels].map(([identifier, subs]) => ({ identifier, streams: subs.map((s) => s.stream) })) }
+      : undefined
+    for (const subs of this.channels.values()) for (const sub of subs) this.untrack(sub)
     this.channels.clear()
-    if (this.wire.info.extended && this.wire.info.restorable !== false && reason.reconnect) this.hub.sessions.save(this.sid, state)
-    this.hub.remove(this, reason)
+    this.ctx.ended(this, state)
+    this.ctx.diagnostics.connectionClose(this.sid, info.transport, reason)
   }
 }

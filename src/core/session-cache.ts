@@ -5,8 +5,8 @@ export interface SessionState {
 }
 
 /**
- * Disconnected sessions kept for `sessionsTtl`, each restorable once (AnyCable's session cache).
- * Expiry is swept by the hub's shared timer, never a timer per session.
+ * Disconnected sessions kept for `ttlMs`, each restorable once (AnyCable's session cache).
+ * Expiry is swept by the clients' shared timer, never a timer per session.
  */
 export class SessionCache {
   private readonly entries = new Map<string, { state: SessionState; expiresAt: number }>()

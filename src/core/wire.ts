@@ -1,27 +1,7 @@
 import type { Disconnect } from '../disconnect.js'
-import type { StreamMessage } from '../protocol/messages.js'
+import type { Framing } from '../framing/framing.js'
 
 export type TransportName = 'ws' | 'ws-h2' | 'sse' | 'http-stream' | 'long-poll' | 'job-poll' | 'h2-stream'
-
-/**
- * How encoded protocol messages become bytes on one kind of wire. Each framing encodes a
- * broadcast once for all of its sessions (hub/prepared-frames.ts caches by `id`).
- */
-export interface Framing {
-  /**
-   * Small dense integer, an index into per-broadcast caches. Taken: 0 WebSocket text frames,
-   * 1 SSE (GET), 2 SSE (POST, whole replies), 3 SSE for jobs, 4 NDJSON, 5 long-poll JSON Lines,
-   * 6 per-job poll records; 7 + n the HTTP/1.1 chunked form of framing n (framing/chunked.ts).
-   */
-  readonly id: number
-  readonly name: string
-  /** Frames are whole HTTP/1.1 chunks, written to the socket as they are (framing/chunked.ts). */
-  readonly chunked?: boolean
-  /** A control reply or transmission (JSON text of the whole reply object). */
-  reply(json: string): Buffer
-  /** A positioned broadcast for `identifier`; `json` is the full data reply built once by the hub. */
-  data(json: string, identifier: string, message: StreamMessage): Buffer
-}
 
 export interface WireInfo {
   readonly transport: TransportName
@@ -32,15 +12,16 @@ export interface WireInfo {
   /** The extended protocol (history, positions, restore)? */
   readonly extended: boolean
   /**
-   * Can a client come back to this session by its sid? False for wires that have no way to send
-   * one (SSE, NDJSON, per-job polls), so their ends leave nothing in the session cache. Default true.
+   * Can a client come back to this connection by its sid? False for wires that have no way to
+   * send one (SSE, NDJSON), so their ends leave nothing in the restore cache.
    */
-  readonly restorable?: boolean
+  readonly restorable: boolean
 }
 
 /**
- * The only transport type the core sees. The transport implements it; the core hands the
- * transport a WireSink for the other direction.
+ * The port between the core and a transport (centrifuge's `Transport`): the only transport type
+ * the core sees. The transport implements it; the core hands back a WireSink for the other
+ * direction.
  */
 export interface Wire {
   readonly info: WireInfo
@@ -52,13 +33,9 @@ export interface Wire {
   close(reason: Disconnect): void
   /** Sends the wire's own liveness probe (a WebSocket ping frame), whose answer calls `heard()`. */
   probe?(): void
-  /**
-   * Called after the connection queued a message that ends its stream (a job's `succeeded`,
-   * `failed` or `cancelled`; see StreamHooks.isFinal), for wires that end with the stream.
-   */
-  finalMessage?(identifier: string, message: StreamMessage): void
 }
 
+/** What the core gives back to a transport: where the client's input goes. */
 export interface WireSink {
   /** One complete client command (a WebSocket message, a JSON line). */
   receive(text: string): void
@@ -69,7 +46,7 @@ export interface WireSink {
   closed(reason?: Disconnect): void
 }
 
-/** What a transport learned from the request that opened the session. */
+/** What a transport learned from the request that opened the wire. */
 export interface WireRequest {
   readonly url: URL
   readonly headers: Readonly<Record<string, string | string[] | undefined>>

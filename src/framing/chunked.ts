@@ -1,8 +1,6 @@
-import type { Framing } from '../core/wire.js'
+import { defineFraming, type Framing } from './framing.js'
 
 const CRLF = Buffer.from('\r\n', 'latin1')
-/** Cache ids of the chunked forms: CHUNKED_BASE + the inner framing's id. */
-export const CHUNKED_BASE = 7
 
 /** One HTTP/1.1 chunk holding `b` (an empty frame stays empty: it is never written). */
 function chunk(b: Buffer): Buffer {
@@ -20,13 +18,13 @@ const made = new Map<Framing, Framing>()
 export function chunkedFraming(inner: Framing): Framing {
   let f = made.get(inner)
   if (!f) {
-    f = {
-      id: CHUNKED_BASE + inner.id,
+    f = defineFraming({
       name: `${inner.name}/chunked`,
       chunked: true,
-      reply: (json) => chunk(inner.reply(json)),
-      data: (json, identifier, m) => chunk(inner.data(json, identifier, m)),
-    }
+      reply: (reply) => chunk(inner.reply(reply)),
+      transmit: (identifier, message) => chunk(inner.transmit(identifier, message)),
+      data: (prepared) => chunk(prepared.bytes(inner)),
+    })
     made.set(inner, f)
   }
   return f

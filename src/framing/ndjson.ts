@@ -1,8 +1,7 @@
-import type { Framing } from '../core/wire.js'
-import { replyType } from './sse-frame.js'
+import type { ReplyType } from '../protocol/messages.js'
+import { defineFraming, EMPTY_FRAME } from './framing.js'
 
-const EMPTY = Buffer.alloc(0)
-const NDJSON_QUIET = new Set(['welcome', 'confirm_subscription', 'confirm_history', 'pong'])
+const NDJSON_QUIET: ReadonlySet<ReplyType> = new Set(['welcome', 'confirm_subscription', 'confirm_history', 'pong'])
 
 /**
  * NDJSON streams (GET /stream, /jobs/:id/stream): one object per line. Data is
@@ -10,29 +9,25 @@ const NDJSON_QUIET = new Set(['welcome', 'confirm_subscription', 'confirm_histor
  * transmission (a job's snapshot) `{"message"}`; pings, rejections and `disconnect` pass as they
  * are; the protocol's bookkeeping (welcome, confirmations) is left out.
  */
-export const ndjsonFraming: Framing = {
-  id: 4,
+export const ndjsonFraming = defineFraming({
   name: 'ndjson',
-  reply(json) {
-    const type = replyType(json)
-    if (type !== undefined) return NDJSON_QUIET.has(type) ? EMPTY : Buffer.from(json + '\n')
-    return Buffer.from(`{"message":${JSON.stringify(JSON.parse(json).message)}}\n`)
-  },
-  data(_json, _identifier, m) {
+  reply: (reply) => (NDJSON_QUIET.has(reply.type) ? EMPTY_FRAME : Buffer.from(reply.json + '\n')),
+  transmit: (_identifier, message) => Buffer.from(`{"message":${message}}\n`),
+  data({ message: m }) {
     return Buffer.from(`{"message":${m.data},"stream_id":${JSON.stringify(m.stream)},"epoch":${JSON.stringify(m.epoch)},"offset":${m.offset}}\n`)
   },
-}
+})
 
 /**
  * Long polling's JSON Lines: every reply object whole, one per line, as on a WebSocket. Pings are
  * left out: a held poll must not be answered by a ping (AnyCable's LP client makes its own).
  */
-export const jsonlFraming: Framing = {
-  id: 5,
+export const jsonlFraming = defineFraming({
   name: 'jsonl',
-  reply: (json) => (json.startsWith('{"type":"ping"') ? EMPTY : Buffer.from(json + '\n')),
-  data: (json) => Buffer.from(json + '\n'),
-}
+  reply: (reply) => (reply.type === 'ping' ? EMPTY_FRAME : Buffer.from(reply.json + '\n')),
+  transmit: (identifier, message) => Buffer.from(`{"identifier":${JSON.stringify(identifier)},"message":${message}}\n`),
+  data: (prepared) => Buffer.from(prepared.json() + '\n'),
+})
 
 /** Splits a JSON Lines body into its non-empty lines (the last newline is optional, as the LP client omits it). */
 export function splitLines(text: string): string[] {

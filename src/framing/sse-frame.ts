@@ -1,11 +1,10 @@
-import type { StreamMessage } from '../protocol/messages.js'
-import type { Framing } from '../core/wire.js'
+import type { Reply, ReplyType, StreamMessage } from '../protocol/messages.js'
+import { defineFraming, EMPTY_FRAME, type Framing } from './framing.js'
 
 /** `retry:` for a final disconnect that must not be retried: a year, as AnyCable's sse/encoder.go. */
 export const SSE_NO_RETRY_MS = 31_536_000_000
 
 const LINE_BREAK = /\r\n|\r|\n/
-const EMPTY = Buffer.alloc(0)
 
 export interface SseEvent {
   event?: string
@@ -38,45 +37,35 @@ export function parseSseId(value: string): { offset: number; epoch: string; stre
   return Number.isSafeInteger(offset) ? { offset, epoch: m[2], stream: m[3] } : undefined
 }
 
-/** The `type` of a reply built by protocol/messages.ts (`{"type":"…"` first), or undefined for data. */
-export function replyType(json: string): string | undefined {
-  return /^\{"type":"([a-z_]+)"/.exec(json)?.[1]
-}
-
 /** GET wants only the `message` value; a string message is written raw (AnyCable sse/encoder.go). */
 function messageText(messageJson: string): string {
   return messageJson.charCodeAt(0) === 0x22 /* " */ ? (JSON.parse(messageJson) as string) : messageJson
 }
 
-function controlEvent(type: string, json: string): Buffer {
-  // A disconnect that says "do not reconnect" also tells EventSource not to: a year's retry.
-  const retry = type === 'disconnect' && json.includes('"reconnect":false') ? SSE_NO_RETRY_MS : undefined
-  return Buffer.from(sseEvent({ event: type, data: json, retry }))
+/** A reply as a named event; a disconnect that says "do not reconnect" tells EventSource so too, with a year's retry. */
+function controlEvent(reply: Reply): Buffer {
+  const retry = reply.type === 'disconnect' && !reply.reconnect ? SSE_NO_RETRY_MS : undefined
+  return Buffer.from(sseEvent({ event: reply.type, data: reply.json, retry }))
 }
 
 /**
- * SSE framings, each with its own cache slot. `sse` (GET /events): control replies as named
- * events, data as the bare message with `id:`. `sse-full` (POST /events): every reply object
- * whole. `sse-job` (/jobs/:id/events): like `sse`, minus the protocol's bookkeeping (welcome,
- * confirmations), so the job's snapshot is the first event.
+ * SSE framings. `sse` (GET /events): replies as named events, data as the bare message with
+ * `id:`. `sse-full` (POST /events): every reply object whole. `sse-job` (/jobs/:id/events):
+ * like `sse`, minus the protocol's bookkeeping (welcome, confirmations), so the job's snapshot
+ * is the first event.
  */
-function sseFraming(id: number, name: string, full: boolean, quiet: ReadonlySet<string>): Framing {
-  return {
-    id,
+function sseFraming(name: string, full: boolean, quiet: ReadonlySet<ReplyType>): Framing {
+  return defineFraming({
     name,
-    reply(json) {
-      const type = replyType(json)
-      if (type !== undefined) return quiet.has(type) ? EMPTY : controlEvent(type, json)
-      if (full) return Buffer.from(sseEvent({ data: json }))
-      return Buffer.from(sseEvent({ data: messageText(JSON.stringify(JSON.parse(json).message)) }))
+    reply: (reply) => (quiet.has(reply.type) ? EMPTY_FRAME : controlEvent(reply)),
+    transmit(identifier, message) {
+      const data = full ? `{"identifier":${JSON.stringify(identifier)},"message":${message}}` : messageText(message)
+      return Buffer.from(sseEvent({ data }))
     },
-    data(json, _identifier, m) {
-      return Buffer.from(sseEvent({ data: full ? json : messageText(m.data), id: sseId(m) }))
-    },
-  }
+    data: (p) => Buffer.from(sseEvent({ data: full ? p.json() : messageText(p.message.data), id: sseId(p.message) })),
+  })
 }
 
-const NONE = new Set<string>()
-export const sseFramingGet = sseFraming(1, 'sse', false, NONE)
-export const sseFramingFull = sseFraming(2, 'sse-full', true, NONE)
-export const sseFramingJob = sseFraming(3, 'sse-job', false, new Set(['welcome', 'confirm_subscription', 'confirm_history', 'reject_history', 'pong']))
+export const sseFramingGet = sseFraming('sse', false, new Set())
+export const sseFramingFull = sseFraming('sse-full', true, new Set())
+export const sseFramingJob = sseFraming('sse-job', false, new Set(['welcome', 'confirm_subscription', 'confirm_history', 'reject_history', 'pong']))

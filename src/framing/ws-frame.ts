@@ -1,5 +1,5 @@
 import { Sender } from 'ws'
-import type { Framing } from '../core/wire.js'
+import { defineFraming } from './framing.js'
 
 const FRAME_OPTS = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false } as const
 
@@ -12,9 +12,10 @@ export function wsTextFrame(text: string): Buffer {
   return list.length === 1 ? list[0] : Buffer.concat(list)
 }
 
-export const wsFraming: Framing = {
-  id: 0,
+/** WebSocket: every reply and message whole, one text frame each. */
+export const wsFraming = defineFraming({
   name: 'ws-text',
-  reply: wsTextFrame,
-  data: (json) => wsTextFrame(json),
-}
+  reply: (reply) => wsTextFrame(reply.json),
+  transmit: (identifier, message) => wsTextFrame(`{"identifier":${JSON.stringify(identifier)},"message":${message}}`),
+  data: (prepared) => wsTextFrame(prepared.json()),
+})

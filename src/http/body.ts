@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
 import type { Http2ServerRequest } from 'node:http2'
+import type { z } from 'zod'
 import { HeraldError } from '../errors.js'
 
 export type HttpRequest = IncomingMessage | Http2ServerRequest
@@ -66,4 +67,17 @@ export async function readJson(req: HttpRequest, maxBytes: number): Promise<unkn
   } catch (err) {
     throw new HeraldError('HERALD_ERR_BAD_JSON', (err as Error).message)
   }
+}
+
+/** zod issues as one sentence naming each path, for 400 answers. */
+export function describeIssues(err: z.ZodError, root = 'body'): string {
+  return err.issues.map((i) => `${[root, ...i.path].join('.')}: ${i.message}`).join('; ')
+}
+
+/** Validates a parsed JSON body against `schema`; 400 naming every problem by path. */
+export function parseBody<T>(schema: z.ZodType<T>, value: unknown, root = 'body'): T {
+  if (value === undefined) throw new HeraldError('HERALD_ERR_BAD_REQUEST', `${root}: a JSON body is required`)
+  const result = schema.safeParse(value)
+  if (!result.success) throw new HeraldError('HERALD_ERR_BAD_REQUEST', describeIssues(result.error, root))
+  return result.data
 }

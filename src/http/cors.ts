@@ -39,6 +39,12 @@ export class Cors {
     }
   }
 
+  /** Sets the CORS headers for `req` on `res`; throws HERALD_ERR_FORBIDDEN_ORIGIN for a refused origin. */
+  apply(req: HttpRequest, res: HttpResponse): void {
+    const headers = this.headers(req)
+    for (const name in headers) res.setHeader(name, headers[name])
+  }
+
   /** Answers an OPTIONS preflight: 204 with the allowed methods and headers. */
   preflight(req: HttpRequest, res: HttpResponse, methods: string): void {
     res.writeHead(204, {

@@ -14,19 +14,17 @@ export interface H2SessionState {
   readonly halfClosedLongPoll: boolean
   /** Session and stream idle timeout, ms (0 = none). */
   readonly idleMs: number
-  /** Streams of this session exempt from the idle timeouts. */
-  held: number
+  /** Immortal streams of this session. */
+  immortal: number
   /** When the PING now in flight was sent (0 = none in flight). */
   pingSentAt: number
   lastPingAt: number
-  /** Counts held streams (herald_h2_immortal_streams). */
-  readonly heldGauge?: { inc(): void; dec(): void }
 }
 
 const kState = Symbol('herald.h2.session')
-const kHeld = Symbol('herald.h2.held')
+const kImmortal = Symbol('herald.h2.immortal')
 type TaggedSession = Http2Session & { [kState]?: H2SessionState }
-type TaggedStream = ServerHttp2Stream & { [kHeld]?: H2SessionState }
+type TaggedStream = ServerHttp2Stream & { [kImmortal]?: H2SessionState }
 
 export function setSessionState(session: Http2Session, state: H2SessionState): void {
   (session as TaggedSession)[kState] = state
@@ -37,35 +35,33 @@ export function sessionState(session: Http2Session | undefined): H2SessionState 
 }
 
 /** Has this stream been exempted from the idle timeouts? */
-export function isHeld(stream: ServerHttp2Stream): boolean {
-  return (stream as TaggedStream)[kHeld] !== undefined
+export function isImmortal(stream: ServerHttp2Stream): boolean {
+  return (stream as TaggedStream)[kImmortal] !== undefined
 }
 
 /**
  * Exempts one stream, and its session while the stream lives, from the idle timeouts, whatever
  * the listener's option (WebSocket streams use this: they have their own pings). Idempotent.
  */
-export function holdStream(stream: ServerHttp2Stream): boolean {
+export function makeStreamImmortal(stream: ServerHttp2Stream): boolean {
   const tagged = stream as TaggedStream
   const state = sessionState(stream.session)
-  if (!state || tagged[kHeld] || stream.destroyed || stream.closed) return false
-  tagged[kHeld] = state
-  state.heldGauge?.inc()
+  if (!state || tagged[kImmortal] || stream.destroyed || stream.closed) return false
+  tagged[kImmortal] = state
   stream.setTimeout(0)
   // 0→1: no session timeout while an immortal stream lives (node-platform-notes §3).
-  if (state.held++ === 0) {
+  if (state.immortal++ === 0) {
     state.session.setTimeout(0)
     state.lastPingAt = Date.now()
   }
-  stream.once('close', onHeldStreamClose)
+  stream.once('close', onImmortalStreamClose)
   return true
 }
 
-function onHeldStreamClose(this: TaggedStream): void {
-  const state = this[kHeld]
+function onImmortalStreamClose(this: TaggedStream): void {
+  const state = this[kImmortal]
   if (!state) return
-  state.heldGauge?.dec()
-  if (--state.held > 0) return
+  if (--state.immortal > 0) return
   state.pingSentAt = 0
   // Back to 0: the idle timeout again. No callback here: the one given when the session was
   // accepted is still attached, and a second would fire twice (node-platform-notes §3).
@@ -73,24 +69,28 @@ function onHeldStreamClose(this: TaggedStream): void {
 }
 
 function onHalfClosed(this: ServerHttp2Stream): void {
-  holdStream(this)
+  makeStreamImmortal(this)
 }
 
 /**
- * Called by streaming transports (SSE, HTTP streaming, held long polls) for the request they
- * answer with a long-lived response. Over HTTP/2 on a listener with `h2HalfClosedLongPoll`, the
- * stream becomes immortal once the client has half-closed it (now, or when its END_STREAM
- * arrives). Elsewhere the normal timeouts stay: HTTP/1.1 has no idle timeout on an in-flight
- * response (server.timeout is 0, requestTimeout covers only the request), and an HTTP/2 stream
- * keeps its idle timeout, which the transports' heartbeats refresh.
+ * Makes the response to `req` immortal: one that stays open longer than any request (SSE,
+ * HTTP streaming, held polls, a custom streaming route). HTTP/1.1: the socket inactivity timeout
+ * is lifted (node-platform-notes §3: a non-zero `server.timeout` would cut a silent response;
+ * requestTimeout only covers receiving the request, so it never cuts a held answer). HTTP/2 on a
+ * listener with `h2HalfClosedLongPoll`: the stream becomes immortal once the client has
+ * half-closed it (now, or when its END_STREAM arrives); elsewhere an HTTP/2 stream keeps its
+ * idle timeout, which the transports' heartbeats refresh.
  */
-export function markLongLived(req: HttpRequest): void {
-  if (!(req instanceof Http2ServerRequest)) return
+export function makeImmortal(req: HttpRequest): void {
+  if (!(req instanceof Http2ServerRequest)) {
+    req.socket?.setTimeout(0)
+    return
+  }
   const stream = req.stream
   const state = sessionState(stream.session)
-  if (!state?.halfClosedLongPoll || isHeld(stream)) return
+  if (!state?.halfClosedLongPoll || isImmortal(stream)) return
   if (stream.endAfterHeaders || stream.readableEnded || req.complete) {
-    holdStream(stream)
+    makeStreamImmortal(stream)
     return
   }
   stream.once('end', onHalfClosed)

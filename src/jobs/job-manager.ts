@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { ZodError } from 'zod'
 import { HeraldError } from '../errors.js'
-import type { StreamHooks } from '../hub/hub.js'
-import type { HeraldLogger } from '../observability/logger.js'
-import type { Metrics } from '../observability/metrics.js'
+import type { StreamHooks } from '../core/stream-hooks.js'
+import type { Diagnostics } from '../observability/diagnostics.js'
 import type { StreamMessage } from '../protocol/messages.js'
 import { FINAL_STATES, jobStream, type JobContext, type JobSnapshot, type JobState, type JobTypeDefinition } from './job.js'
 
@@ -44,7 +43,7 @@ export class JobManager implements StreamHooks {
 
   constructor(
     private readonly publisher: JobPublisher,
-    private readonly options: { ttlMs: number; log: HeraldLogger; metrics: Metrics },
+    private readonly options: { ttlMs: number; diagnostics: Diagnostics },
   ) {
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, options.ttlMs / 2)))
     this.sweepTimer.unref()
@@ -118,25 +117,29 @@ export class JobManager implements StreamHooks {
     return { ...record.snapshot }
   }
 
-  /** StreamHooks: a new subscriber of `job:<id>` first receives the job's snapshot. */
-  snapshot(stream: string): string | undefined {
-    if (!stream.startsWith('job:')) return undefined
+  /**
+   * StreamHooks: a subscriber of `job:<id>` receives the job's snapshot after its backlog, unless
+   * that backlog already ended with the job's final event (the snapshot would only repeat it).
+   */
+  snapshot(stream: string, after?: StreamMessage): string | undefined {
+    if (!stream.startsWith('job:') || (after !== undefined && this.isFinal(after))) return undefined
     const record = this.jobs.get(stream.slice(4))
     return record ? JSON.stringify({ type: 'snapshot', job: record.snapshot }) : undefined
   }
 
   /**
-   * StreamHooks: a job's stream ends with its `succeeded`, `failed` or `cancelled` event. Event
-   * text is canonical JSON with `type` first (see emit), so a prefix test suffices.
+   * A job's stream ends with its `succeeded`, `failed` or `cancelled` event. Event text is
+   * canonical JSON with `type` first (see emit), so a prefix test suffices.
    */
-  isFinal(message: StreamMessage): boolean {
+  readonly isFinal = (message: StreamMessage): boolean => {
     return message.stream.startsWith('job:') && FINAL_EVENT.test(message.data)
   }
 
-  /** Cancels every unfinished job (shutdown). */
+  /** Cancels every unfinished job (shutdown): they run in this process, so they end with it. */
   cancelAll(): void {
     for (const record of this.jobs.values()) {
       if (!FINAL_STATES.has(record.snapshot.state)) {
+        this.options.diagnostics.notice('warn', 'job cancelled by shutdown', { job: record.snapshot.id, type: record.snapshot.type })
         this.finish(record, 'cancelled', { message: 'server shutting down' })
         record.controller.abort(new Error('server shutting down'))
       }
@@ -177,13 +180,13 @@ export class JobManager implements StreamHooks {
         if (s.state === 'running') this.progress(record, fraction, message, data)
       },
     }
+    this.options.diagnostics.jobState(s.id, s.type, 'running')
     this.emit(record, 'progress')
     try {
       const result = await handler(input, ctx)
       if (s.state === 'running') this.finish(record, 'succeeded', { result: result ?? null })
     } catch (err) {
       if (s.state !== 'running') return // cancelled: the abort error is expected
-      this.options.log.info({ job: s.id, err: (err as Error).message }, 'job failed')
       this.finish(record, 'failed', { error: { message: (err as Error)?.message ?? String(err) } })
     }
   }
@@ -211,7 +214,8 @@ export class JobManager implements StreamHooks {
     s.finishedAt = s.updatedAt = new Date().toISOString()
     if (!s.startedAt) s.startedAt = s.finishedAt
     record.expiresAt = Date.now() + this.options.ttlMs
-    this.options.metrics.jobs.inc({ state })
+    const durationMs = Date.parse(s.finishedAt) - Date.parse(s.startedAt)
+    this.options.diagnostics.jobState(s.id, s.type, state, durationMs, fields.error?.message)
     this.emit(record, state)
   }
 
@@ -222,7 +226,7 @@ export class JobManager implements StreamHooks {
     if (s.data !== undefined && type === 'progress') event.data = s.data
     if (type === 'succeeded') event.result = s.result
     if (type === 'failed') event.error = s.error
-    this.publisher.publish(s.stream, event).catch((err) => this.options.log.err({ err, job: s.id }, 'job event publish failed'))
+    this.publisher.publish(s.stream, event).catch((err: unknown) => this.options.diagnostics.brokerError(`publish of job ${s.id}'s ${type} event`, err))
   }
 
   private sweep(): void {

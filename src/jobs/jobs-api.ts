@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { checkBroadcastKey } from '../auth/broadcast-key.js'
 import { signStream } from '../auth/signed-stream.js'
 import { HeraldError } from '../errors.js'
-import { readJson } from '../http/body.js'
+import { parseBody, readJson } from '../http/body.js'
 import { sendJson } from '../http/respond.js'
 import type { Router } from '../http/router.js'
 import type { JobManager } from './job-manager.js'
@@ -20,18 +20,6 @@ const reportBody = z.strictObject({
   result: z.unknown().optional(),
   error: z.string().max(4096).optional(),
 })
-
-/** zod issues as one sentence naming each path, for 400 answers. */
-export function describeIssues(err: z.ZodError, root = 'body'): string {
-  return err.issues.map((i) => `${[root, ...i.path].join('.')}: ${i.message}`).join('; ')
-}
-
-export function parseBody<T>(schema: z.ZodType<T>, value: unknown, root = 'body'): T {
-  if (value === undefined) throw new HeraldError('HERALD_ERR_BAD_REQUEST', `${root}: a JSON body is required`)
-  const result = schema.safeParse(value)
-  if (!result.success) throw new HeraldError('HERALD_ERR_BAD_REQUEST', describeIssues(result.error, root))
-  return result.data
-}
 
 export interface JobsApiOptions {
   maxBodyBytes: number

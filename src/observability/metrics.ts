@@ -1,32 +1,106 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { observe, type ConnectionClose, type ConnectionOpen, type Diagnostics, type H2Timeout, type HistoryReject, type InputReject, type JobStateChange, type TransportError } from './diagnostics.js'
+
+/** What the metrics read at scrape time: counts kept as plain integers by the parts that own them. */
+export interface MetricsSource {
+  connectionsByTransport(): Record<string, number | undefined>
+  published(): number
+  deliveries(): number
+  subscriptions(): number
+  streams(): number
+  gapsRecovered(): number
+  brokerUp(): boolean
+  brokerReconnects(): number
+  longPollSessions(): number
+  h2Sessions(): number
+  immortalStreams(): number
+  jobsByState(): Record<string, number | undefined>
+}
+
+const FINAL_JOB_STATES = new Set(['succeeded', 'failed', 'cancelled'])
 
 /**
- * Herald's Prometheus metrics. The hot paths only ever add to counters once per broadcast
- * (never per subscriber). Served at GET /metrics.
+ * Herald's Prometheus metrics (GET /metrics). Events arrive on the diagnostics channels; counts
+ * that change on the hot path (deliveries, publications) are read from their owners when
+ * scraped, so a broadcast never touches prom-client.
  */
 export class Metrics {
   readonly registry = new Registry()
-  readonly connections = new Gauge({ name: 'herald_connections', help: 'Open client sessions', labelNames: ['transport'] as const, registers: [this.registry] })
-  readonly connectionsTotal = new Counter({ name: 'herald_connections_total', help: 'Client sessions opened', labelNames: ['transport'] as const, registers: [this.registry] })
-  readonly disconnects = new Counter({ name: 'herald_disconnects_total', help: 'Client sessions ended, by reason', labelNames: ['reason'] as const, registers: [this.registry] })
-  readonly errors = new Counter({ name: 'herald_errors_total', help: 'Rejected input, by error code', labelNames: ['code'] as const, registers: [this.registry] })
-  readonly published = new Counter({ name: 'herald_messages_published_total', help: 'Messages published to streams', registers: [this.registry] })
-  readonly deliveries = new Counter({ name: 'herald_deliveries_total', help: 'Messages queued to subscribers (fan-out count)', registers: [this.registry] })
-  readonly subscriptions = new Gauge({ name: 'herald_subscriptions', help: 'Active stream subscriptions', registers: [this.registry] })
-  readonly streams = new Gauge({ name: 'herald_streams', help: 'Streams with at least one local subscriber', registers: [this.registry] })
-  readonly historyRejected = new Counter({ name: 'herald_history_rejected_total', help: 'History requests that could not be served', registers: [this.registry] })
-  readonly sessionsRestored = new Counter({ name: 'herald_sessions_restored_total', help: 'Sessions restored by sid', registers: [this.registry] })
-  readonly jobs = new Counter({ name: 'herald_jobs_total', help: 'Jobs by final state', labelNames: ['state'] as const, registers: [this.registry] })
-  /** AnyCable's long-polling metrics, under their names. */
-  readonly longPollClients = new Gauge({ name: 'long_poll_clients_num', help: 'Active long polling clients', registers: [this.registry] })
-  readonly longPollStale = new Counter({ name: 'long_poll_stale_requests_total', help: 'Polls for sessions that were already closed', registers: [this.registry] })
+  private readonly connectionsTotal = this.counter('herald_connections_total', 'Client connections opened', ['transport'])
+  private readonly disconnects = this.counter('herald_disconnects_total', 'Client connections ended, by reason', ['reason'])
+  private readonly errors = this.counter('herald_errors_total', 'Rejected input, by error code', ['code'])
+  private readonly historyRejected = this.counter('herald_history_rejected_total', 'History requests that could not be served')
+  private readonly sessionsRestored = this.counter('herald_sessions_restored_total', 'Sessions restored by sid')
+  private readonly jobs = this.counter('herald_jobs_total', 'Jobs by final state', ['state'])
+  /** AnyCable's long-polling metric, under its name. */
+  private readonly longPollStale = this.counter('long_poll_stale_requests_total', 'Polls for sessions that were already closed')
+  private readonly h2Timeouts = this.counter('herald_h2_timeouts_total', 'HTTP/2 streams and connections closed for idleness, or for an unanswered PING', ['kind'])
+  private readonly unobserve: () => void
 
-  /** HTTP/2 (server/listeners.ts, server/long-lived.ts). */
-  readonly h2Sessions = new Gauge({ name: 'herald_h2_sessions', help: 'Open HTTP/2 connections', registers: [this.registry] })
-  readonly h2HeldStreams = new Gauge({ name: 'herald_h2_immortal_streams', help: 'HTTP/2 streams exempt from the idle timeouts (half-closed long polls, WebSockets)', registers: [this.registry] })
-  readonly h2Timeouts = new Counter({ name: 'herald_h2_timeouts_total', help: 'HTTP/2 streams and connections closed for idleness, or for an unanswered PING', labelNames: ['kind'] as const, registers: [this.registry] })
-
-  constructor(options: { defaults?: boolean } = {}) {
+  constructor(diagnostics: Diagnostics, source: MetricsSource, options: { defaults?: boolean } = {}) {
+    const r = [this.registry]
+    new Gauge({
+      name: 'herald_connections', help: 'Open client connections', labelNames: ['transport'], registers: r,
+      collect() {
+        this.reset()
+        for (const [transport, n] of Object.entries(source.connectionsByTransport())) this.set({ transport }, n ?? 0)
+      },
+    })
+    this.sampled(Counter, 'herald_messages_published_total', 'Messages published to streams', source.published)
+    this.sampled(Counter, 'herald_deliveries_total', 'Messages queued to subscribers (fan-out count)', source.deliveries)
+    this.sampled(Gauge, 'herald_subscriptions', 'Active stream subscriptions', source.subscriptions)
+    this.sampled(Gauge, 'herald_streams', 'Streams with at least one local subscriber', source.streams)
+    this.sampled(Counter, 'herald_history_gaps_total', 'Skipped offsets noticed by subscribers and recovered from history', source.gapsRecovered)
+    this.sampled(Gauge, 'herald_broker_up', '1 while the broker is reachable', () => (source.brokerUp() ? 1 : 0))
+    this.sampled(Counter, 'herald_broker_reconnects_total', 'Broker reconnects after which every stream was resubscribed', source.brokerReconnects)
+    this.sampled(Gauge, 'long_poll_clients_num', 'Active long polling clients', source.longPollSessions)
+    this.sampled(Gauge, 'herald_h2_sessions', 'Open HTTP/2 connections', source.h2Sessions)
+    this.sampled(Gauge, 'herald_h2_immortal_streams', 'HTTP/2 streams exempt from the idle timeouts (half-closed long polls, WebSockets)', source.immortalStreams)
+    new Gauge({
+      name: 'herald_jobs', help: 'Jobs this node knows, by state', labelNames: ['state'], registers: r,
+      collect() {
+        this.reset()
+        for (const [state, n] of Object.entries(source.jobsByState())) this.set({ state }, n ?? 0)
+      },
+    })
     if (options.defaults) collectDefaultMetrics({ register: this.registry })
+
+    this.unobserve = observe(diagnostics, {
+      connectionOpen: (e: ConnectionOpen) => this.connectionsTotal.inc({ transport: e.transport }),
+      connectionClose: (e: ConnectionClose) => this.disconnects.inc({ reason: e.reason.reason }),
+      inputReject: (e: InputReject) => {
+        this.errors.inc({ code: e.code })
+        if (e.code === 'HERALD_ERR_SESSION_EXPIRED') this.longPollStale.inc()
+      },
+      subscriptionReject: () => this.errors.inc({ code: 'HERALD_ERR_SUBSCRIPTION_REJECTED' }),
+      historyReject: () => this.historyRejected.inc(),
+      sessionRestore: () => this.sessionsRestored.inc(),
+      requestFail: () => this.errors.inc({ code: 'HERALD_ERR_INTERNAL' }),
+      transportError: (e: TransportError) => {
+        if (e.kind === 'http-client') this.errors.inc({ code: 'HERALD_ERR_BAD_REQUEST' })
+      },
+      h2Timeout: (e: H2Timeout) => this.h2Timeouts.inc({ kind: e.kind }),
+      jobState: (e: JobStateChange) => {
+        if (FINAL_JOB_STATES.has(e.state)) this.jobs.inc({ state: e.state })
+      },
+    })
+  }
+
+  /** Stops listening to the node's events (the Herald closed). */
+  close(): void {
+    this.unobserve()
+  }
+
+  private counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] })
+  }
+
+  /** A metric whose value is read from its owner at scrape time. */
+  private sampled(kind: typeof Counter | typeof Gauge, name: string, help: string, read: () => number): void {
+    if (kind === Gauge) {
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()) } })
+    } else {
+      new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read()) } })
+    }
   }
 }

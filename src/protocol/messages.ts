@@ -40,50 +40,68 @@ export interface StreamMessage {
 
 const q = JSON.stringify
 
+/** The `type` of every protocol reply the server sends (data messages have none). */
+export type ReplyType =
+  | 'welcome' | 'ping' | 'pong' | 'disconnect'
+  | 'confirm_subscription' | 'reject_subscription' | 'confirm_history' | 'reject_history'
+
+/**
+ * One protocol reply: its type, so a framing can decide without reading the text, and its JSON
+ * text, for framings that send whole replies. A disconnect also says whether to come back.
+ */
+export type Reply =
+  | { readonly type: Exclude<ReplyType, 'disconnect'>; readonly json: string }
+  | { readonly type: 'disconnect'; readonly json: string; readonly reconnect: boolean }
+
+const reply = (type: Exclude<ReplyType, 'disconnect'>, json: string): Reply => ({ type, json })
+
 export const replies = {
-  welcome(sid: string, restoredIds?: readonly string[]): string {
-    return restoredIds
+  welcome(sid: string, restoredIds?: readonly string[]): Reply {
+    return reply('welcome', restoredIds
       ? `{"type":"welcome","sid":${q(sid)},"restored":true,"restored_ids":${q(restoredIds)}}`
-      : `{"type":"welcome","sid":${q(sid)}}`
+      : `{"type":"welcome","sid":${q(sid)}}`)
   },
-  ping(unixSeconds: number): string {
-    return `{"type":"ping","message":${unixSeconds}}`
+  ping(unixSeconds: number): Reply {
+    return reply('ping', `{"type":"ping","message":${unixSeconds}}`)
   },
-  pong(): string {
-    return '{"type":"pong"}'
+  pong(): Reply {
+    return PONG
   },
-  confirm(identifier: string): string {
-    return `{"type":"confirm_subscription","identifier":${q(identifier)}}`
+  confirm(identifier: string): Reply {
+    return reply('confirm_subscription', `{"type":"confirm_subscription","identifier":${q(identifier)}}`)
   },
-  reject(identifier: string): string {
-    return `{"type":"reject_subscription","identifier":${q(identifier)}}`
+  /** `reason` is Herald's addition (clients ignore fields they do not know): why it was refused. */
+  reject(identifier: string, reason?: string): Reply {
+    const why = reason === undefined ? '' : `,"reason":${q(reason)}`
+    return reply('reject_subscription', `{"type":"reject_subscription","identifier":${q(identifier)}${why}}`)
   },
-  confirmHistory(identifier: string): string {
-    return `{"type":"confirm_history","identifier":${q(identifier)}}`
+  confirmHistory(identifier: string): Reply {
+    return reply('confirm_history', `{"type":"confirm_history","identifier":${q(identifier)}}`)
   },
-  rejectHistory(identifier: string): string {
-    return `{"type":"reject_history","identifier":${q(identifier)}}`
+  rejectHistory(identifier: string): Reply {
+    return reply('reject_history', `{"type":"reject_history","identifier":${q(identifier)}}`)
+  },
+  disconnect(reason: string, reconnect: boolean): Reply {
+    return { type: 'disconnect', json: `{"type":"disconnect","reason":${q(reason)},"reconnect":${reconnect}}`, reconnect }
   },
   /** A data message without a position (a transmission, e.g. a job snapshot). `message` is JSON text. */
   transmit(identifier: string, message: string): string {
     return `{"identifier":${q(identifier)},"message":${message}}`
   },
-  /** A broadcast with its position, so ext clients can resume after it. */
-  data(identifier: string, m: StreamMessage): string {
-    return replies.dataAfter(replies.dataHead(identifier), m)
-  },
   /**
    * The start of every `data` reply for one identifier. Quoting the identifier (an escaped JSON
-   * object) was half the cost of `data`, so the hub keeps this per subscription (bench jobs).
+   * object) was half the cost of a data reply, so the hub keeps this per subscription (bench jobs).
    */
   dataHead(identifier: string): string {
     return `{"identifier":${q(identifier)},"message":`
   },
-  /** `data` after its `dataHead`. */
+  /** A broadcast with its position (so ext clients can resume after it), after its `dataHead`. */
   dataAfter(head: string, m: StreamMessage): string {
     return `${head}${m.data},"stream_id":${q(m.stream)},"epoch":${q(m.epoch)},"offset":${m.offset}}`
   },
 }
+
+const PONG = reply('pong', '{"type":"pong"}')
 
 /**
  * Broadcast `data` is a string per AnyCable: if it parses as JSON (and is not null) the message is

@@ -2,8 +2,10 @@ import http from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { BrokerUnavailable } from '../broker/broker.js'
 import { HeraldError } from '../errors.js'
-import type { Hub } from '../hub/hub.js'
+import { abortHandshake } from '../http/handshake.js'
+import type { Diagnostics } from '../observability/diagnostics.js'
 import type { HttpRequest } from '../http/body.js'
 import type { WebSocketTransport } from '../transport/websocket.js'
 import { sendError, type HttpResponse } from '../http/respond.js'
@@ -34,7 +36,7 @@ export function http1Timeouts(c: { headersTimeout: number; requestTimeout: numbe
 }
 
 export interface RequestHandlerDeps {
-  hub: Hub
+  diagnostics: Diagnostics
   router: Router
   ws: WebSocketTransport
   timeouts: Http1Timeouts
@@ -85,15 +87,22 @@ export function handleRequest(deps: RequestHandlerDeps, req: HttpRequest, res: H
   if (out !== true) return out.then(undefined, (err: unknown) => failed(deps, req, res, pathname, err))
 }
 
+/**
+ * A handler threw: a catalogued error is answered with its status (and logged and counted as
+ * rejected input); a broker that is down is a 503; anything else is a 500 with a log line, and
+ * the process goes on.
+ */
 function failed(deps: RequestHandlerDeps, req: HttpRequest, res: HttpResponse, pathname: string, err: unknown): void {
-  if (HeraldError.is(err)) {
-    if (err.status >= 500) deps.hub.log.err({ err, path: pathname }, 'request failed')
-    else deps.hub.rejectInput(err.code, err.message, { method: req.method, path: pathname })
-  } else {
-    deps.hub.metrics.errors.inc({ code: 'HERALD_ERR_INTERNAL' })
-    deps.hub.log.err({ err, path: pathname }, 'request failed')
-  }
+  if (err instanceof BrokerUnavailable) err = new HeraldError('HERALD_ERR_BROKER_UNAVAILABLE', err.message, { cause: err })
+  if (HeraldError.is(err)) deps.diagnostics.inputReject(err.code, err.message, { method: req.method, path: pathname })
+  else deps.diagnostics.requestFail(`${req.method} ${pathname}`, err)
   sendError(res, err)
+}
+
+/** Node's parser errors that have a status of their own (RFC 9110 §15.5). */
+const CLIENT_ERROR_STATUS: Record<string, number> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+  HPE_HEADER_OVERFLOW: 431,
 }
 
 export function createHttp1Server(deps: RequestHandlerDeps): http.Server {
@@ -117,8 +126,8 @@ export function addHttp1Handlers(server: http.Server | Http2SecureServer, deps: 
       url = new URL(req.url ?? '/', 'http://herald.invalid')
     } catch {
       // A throw here would be uncaught (an event listener) and end the process.
-      deps.hub.rejectInput('HERALD_ERR_BAD_REQUEST', 'unparseable upgrade request target', { remote: req.socket.remoteAddress })
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      deps.diagnostics.inputReject('HERALD_ERR_BAD_REQUEST', 'unparseable upgrade request target', { remote: req.socket.remoteAddress })
+      abortHandshake(socket, 400)
       return
     }
     const upgrade = (req.headers.upgrade ?? '').toLowerCase()
@@ -134,19 +143,16 @@ export function addHttp1Handlers(server: http.Server | Http2SecureServer, deps: 
       return
     }
     if (!deps.ws.matches(url) || upgrade !== 'websocket') {
-      deps.hub.rejectInput('HERALD_ERR_NOT_FOUND', 'upgrade to an unknown path', { path: url.pathname })
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      deps.diagnostics.inputReject('HERALD_ERR_NOT_FOUND', 'upgrade to an unknown path', { path: url.pathname })
+      abortHandshake(socket, 404)
       return
     }
     deps.ws.handleUpgrade(req, socket, head, url)
   })
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    deps.hub.metrics.errors.inc({ code: 'HERALD_ERR_BAD_REQUEST' })
-    deps.hub.log.debug({ err: err.message, code: err.code }, 'http client error')
-    if (socket.writable && err.code !== 'ECONNRESET') {
-      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
-    } else socket.destroy()
+    deps.diagnostics.transportError('http-client', err)
+    if (err.code === 'ECONNRESET') socket.destroy()
+    else abortHandshake(socket, CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400)
   })
 }
 

@@ -4,8 +4,7 @@ import http2, { type Http2Session, type ServerHttp2Stream } from 'node:http2'
 import net, { type AddressInfo, type Socket } from 'node:net'
 import { HeraldConfigError } from '../config/load.js'
 import type { HeraldConfig } from '../config/schema.js'
-import type { HeraldLogger } from '../observability/logger.js'
-import type { Metrics } from '../observability/metrics.js'
+import type { Diagnostics } from '../observability/diagnostics.js'
 import { handleConnect } from '../transport/websocket-h2.js'
 import { addHttp1Handlers, createHttp1Server, handleRequest, listen, type RequestHandlerDeps } from './http-server.js'
 import { setSessionState, sessionState, type H2SessionState } from '../http/immortal.js'
@@ -90,18 +89,18 @@ function onSessionIdle(this: Http2Session): void {
   // No frames for the idle timeout: GOAWAY, then the connection closes once its streams end
   // (silent ones end by their own idle timeout).
   if (this.closed || this.destroyed) return
-  ;(sessionState(this) as ListenerSessionState | undefined)?.listener.metrics.h2Timeouts.inc({ kind: 'session' })
+  ;(sessionState(this) as ListenerSessionState | undefined)?.listener.diagnostics.h2Timeout('session', this.socket?.remoteAddress)
   this.close()
 }
 
 function onSessionClose(this: Http2Session): void {
   const state = sessionState(this) as ListenerSessionState | undefined
-  if (state && state.listener.sessions.delete(state)) state.listener.metrics.h2Sessions.dec()
+  state?.listener.sessions.delete(state)
 }
 
 function onStreamIdle(this: ServerHttp2Stream): void {
   if (this.destroyed) return
-  ;(sessionState(this.session) as ListenerSessionState | undefined)?.listener.metrics.h2Timeouts.inc({ kind: 'stream' })
+  ;(sessionState(this.session) as ListenerSessionState | undefined)?.listener.diagnostics.h2Timeout('stream', this.session?.socket?.remoteAddress)
   this.close(http2.constants.NGHTTP2_CANCEL)
 }
 
@@ -138,14 +137,16 @@ export class Listener {
   readonly sockets = new Set<Socket>()
   private address: AddressInfo | undefined
   private pingTimer: NodeJS.Timeout | undefined
+  /** The spec's HTTP/2 timings in milliseconds, converted once. */
+  private readonly timing: { idleMs: number; pingIntervalMs: number; pingTimeoutMs: number }
 
   constructor(
     readonly spec: ListenerSpec,
     private readonly deps: RequestHandlerDeps,
-    private readonly log: HeraldLogger,
   ) {
     const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) =>
       void handleRequest(deps, req, res)
+    this.timing = { idleMs: spec.h2IdleTimeout * 1000, pingIntervalMs: spec.h2PingInterval * 1000, pingTimeoutMs: spec.h2PingTimeout * 1000 }
     const settings = { enableConnectProtocol: true }
     this.secure = Boolean(spec.tlsCert)
     if (this.secure) {
@@ -160,7 +161,7 @@ export class Listener {
       addHttp1Handlers(secure, deps)
       // The raw TCP socket, so shutdown also reaches connections still in their TLS handshake.
       secure.on('connection', (socket: Socket) => this.track(socket))
-      secure.on('tlsClientError', (err: Error) => log.debug({ err: err.message, listener: spec.name }, 'tls client error'))
+      secure.on('tlsClientError', (err: Error) => deps.diagnostics.transportError('tls-client', err))
       this.h2 = secure
       this.server = secure
       this.h1 = undefined
@@ -182,7 +183,7 @@ export class Listener {
     }
     this.h2.on('connect', (req: any, res: any) => handleConnect(deps, req, res))
     this.h2.on('session', (session: Http2Session) => this.onSession(session))
-    this.h2.on('sessionError', (err: Error) => log.debug({ err: err.message, listener: spec.name }, 'http2 session error'))
+    this.h2.on('sessionError', (err: Error) => deps.diagnostics.transportError('http2-session', err))
     // Before the compat layer's own listener, so a handler's stream.setTimeout(0) (ws does) wins.
     this.h2.prependListener('stream', (stream: ServerHttp2Stream) => {
       if (this.idleMs > 0) {
@@ -192,12 +193,19 @@ export class Listener {
     })
   }
 
-  get metrics(): Metrics {
-    return this.deps.hub.metrics
+  get diagnostics(): Diagnostics {
+    return this.deps.diagnostics
+  }
+
+  /** Open HTTP/2 connections and their immortal streams (for stats). */
+  h2Counts(): { sessions: number; immortalStreams: number } {
+    let immortalStreams = 0
+    for (const state of this.sessions) immortalStreams += state.immortal
+    return { sessions: this.sessions.size, immortalStreams }
   }
 
   get idleMs(): number {
-    return this.spec.h2IdleTimeout * 1000
+    return this.timing.idleMs
   }
 
   /** `http://host:port` or `https://…`, once listening. */
@@ -212,9 +220,9 @@ export class Listener {
     // which headersTimeout/requestTimeout are not enforced and closeIdleConnections does nothing.
     this.h1?.emit('listening')
     this.address = await listen(this.server as http.Server, this.spec.host, this.spec.port)
-    const { h2PingInterval, h2PingTimeout } = this.spec
-    if (h2PingInterval > 0 && h2PingTimeout > 0) {
-      const tick = Math.max(10, (Math.min(h2PingInterval, h2PingTimeout) * 1000) / 2)
+    const { pingIntervalMs, pingTimeoutMs } = this.timing
+    if (pingIntervalMs > 0 && pingTimeoutMs > 0) {
+      const tick = Math.max(10, Math.min(pingIntervalMs, pingTimeoutMs) / 2)
       this.pingTimer = setInterval(() => this.pingHeldSessions(Date.now()), tick)
       this.pingTimer.unref()
     }
@@ -255,14 +263,12 @@ export class Listener {
       session,
       halfClosedLongPoll: this.spec.h2HalfClosedLongPoll,
       idleMs: this.idleMs,
-      held: 0,
+      immortal: 0,
       pingSentAt: 0,
       lastPingAt: 0,
-      heldGauge: this.metrics.h2HeldStreams,
     }
     setSessionState(session, state)
     this.sessions.add(state)
-    this.metrics.h2Sessions.inc()
     session.once('close', onSessionClose)
     if (state.idleMs > 0) session.setTimeout(state.idleMs, onSessionIdle)
   }
@@ -272,15 +278,13 @@ export class Listener {
    * unanswered for `h2PingTimeout` closes the connection and so frees its streams.
    */
   private pingHeldSessions(now: number): void {
-    const intervalMs = this.spec.h2PingInterval * 1000
-    const timeoutMs = this.spec.h2PingTimeout * 1000
+    const { pingIntervalMs: intervalMs, pingTimeoutMs: timeoutMs } = this.timing
     for (const state of this.sessions) {
       const session = state.session
-      if (state.held === 0 || session.destroyed || session.closed) continue
+      if (state.immortal === 0 || session.destroyed || session.closed) continue
       if (state.pingSentAt > 0) {
         if (now - state.pingSentAt < timeoutMs) continue
-        this.log.info({ listener: this.spec.name, remote: session.socket?.remoteAddress, timeoutMs }, 'http2 ping unanswered: closing the connection')
-        this.metrics.h2Timeouts.inc({ kind: 'ping' })
+        this.diagnostics.h2Timeout('ping', session.socket?.remoteAddress)
         session.destroy()
         continue
       }

@@ -1,50 +1,54 @@
-import type { HeraldConfig } from '../config/schema.js'
-import type { Hub } from '../hub/hub.js'
-import type { JobManager } from '../jobs/job-manager.js'
-import type { Router } from '../http/router.js'
+import type { Core } from '../core/core.js'
 import { Cors } from '../http/cors.js'
-import { Deadlines } from './deadlines.js'
-import { addNdjsonRoutes, type StreamDeps } from './http-stream.js'
-import { JobPollTransport } from './job-poll.js'
-import { LongPollTransport } from './long-poll.js'
 import type { OriginPolicy } from '../http/origin.js'
+import type { Router } from '../http/router.js'
+import { CursorPolls } from './cursor-poll.js'
+import { Deadlines } from './deadlines.js'
+import { LongPollTransport } from './long-poll.js'
+import { addNdjsonRoutes } from './ndjson.js'
 import { addSseRoutes } from './sse.js'
+import type { StreamDeps } from './stream-open.js'
 
-/** The HTTP push transports of one Herald, for tests and shutdown. */
-export interface HttpTransports {
-  /** Every hold deadline of every HTTP transport. */
-  readonly deadlines: Deadlines
-  readonly longPoll: LongPollTransport | undefined
-  readonly jobPoll: JobPollTransport
-  close(): void
+export interface HttpTransportOptions {
+  sse: boolean
+  poll: boolean
+  maxBodyBytes: number
+  longPoll: ConstructorParameters<typeof LongPollTransport>[3]
 }
 
 /**
- * Registers SSE (`/events`, `/jobs/:id/events`), NDJSON (`/stream`, `/jobs/:id/stream`), session
- * long polling (`--poll-path`) and the per-job poll (`/jobs/:id/poll`). Each builds Sessions for
- * the same core as the WebSocket; none keeps its own subscriptions, history or queue.
+ * The HTTP push transports of one node: SSE (`/events`), NDJSON (`/stream`), session long polling
+ * (`--poll-path`), and two generic openers the layers above use for their own routes (the jobs'
+ * `/jobs/:id/events`, `/stream` and `/poll`): a long response for chosen subscriptions, and a
+ * cursor poll. Each builds wires for the same core as the WebSocket; none keeps its own
+ * subscriptions, history or queue.
  */
-export function addHttpTransports(
-  router: Router,
-  deps: { hub: Hub; jobs: JobManager; config: Readonly<HeraldConfig>; origins: OriginPolicy; streamsSecret: string },
-): HttpTransports {
-  const c = deps.config
-  const deadlines = new Deadlines()
-  const streamDeps: StreamDeps = { hub: deps.hub, jobs: deps.jobs, cors: new Cors(deps.origins), streamsSecret: deps.streamsSecret }
-  if (c.sse) addSseRoutes(router, streamDeps, { maxBodyBytes: c.maxBodyBytes })
-  addNdjsonRoutes(router, streamDeps)
-  let longPoll: LongPollTransport | undefined
-  if (c.poll) {
-    longPoll = new LongPollTransport(deps.hub, deadlines, streamDeps.cors, {
-      path: c.pollPath,
-      pollInterval: c.pollInterval,
-      pollFlushInterval: c.pollFlushInterval,
-      pollMaxRequestSize: c.pollMaxRequestSize,
-      pollKeepaliveTimeout: c.pollKeepaliveTimeout,
-    })
-    longPoll.register(router)
+export class HttpTransports {
+  /** Every hold deadline of every HTTP transport. */
+  readonly deadlines = new Deadlines()
+  readonly cors: Cors
+  readonly streams: StreamDeps
+  readonly longPoll: LongPollTransport | undefined
+  readonly cursorPolls: CursorPolls
+
+  constructor(router: Router, core: Core, origins: OriginPolicy, options: HttpTransportOptions) {
+    this.cors = new Cors(origins)
+    this.streams = { core, cors: this.cors }
+    if (options.sse) addSseRoutes(router, this.streams, { maxBodyBytes: options.maxBodyBytes })
+    addNdjsonRoutes(router, this.streams)
+    if (options.poll) {
+      this.longPoll = new LongPollTransport(core, this.deadlines, this.cors, options.longPoll)
+      this.longPoll.register(router)
+    }
+    this.cursorPolls = new CursorPolls(core, this.cors, this.deadlines)
   }
-  const jobPoll = new JobPollTransport(streamDeps, deadlines, { timeout: c.jobPollTimeout, maxTimeout: c.jobPollMaxTimeout })
-  jobPoll.register(router)
-  return { deadlines, longPoll, jobPoll, close: () => deadlines.close() }
+
+  /** Server shutdown: held cursor polls are answered now (connections hear it from the core). */
+  shutdown(): void {
+    this.cursorPolls.shutdown()
+  }
+
+  close(): void {
+    this.deadlines.close()
+  }
 }

@@ -1,26 +1,27 @@
 import { randomBytes } from 'node:crypto'
 import type { Connection } from '../core/connection.js'
-import { Disconnects, disconnectMessage, type Disconnect } from '../disconnect.js'
+import { Disconnects, type Disconnect } from '../disconnect.js'
 import { HeraldError } from '../errors.js'
-import type { Hub } from '../hub/hub.js'
+import type { Core } from '../core/core.js'
+import { makeImmortal } from '../http/immortal.js'
 import { sendError, type HttpResponse } from '../http/respond.js'
 import { requestUrl, type Router } from '../http/router.js'
 import type { Cors } from '../http/cors.js'
 import type { Deadline, Deadlines, Lane } from './deadlines.js'
 import { jsonlFraming, splitLines } from '../framing/ndjson.js'
 import { bodyIsEmpty, readBody, type HttpRequest } from '../http/body.js'
-import { holdOpen, infoFor, wireRequest } from './http-session.js'
+import { infoFor, wireRequest } from './stream-wire.js'
 import type { Wire, WireInfo } from '../core/wire.js'
 
 export interface LongPollOptions {
   path: string
-  /** Seconds a poll is held when there is nothing to send. */
-  pollInterval: number
-  /** Seconds a held poll keeps collecting after its first message. */
-  pollFlushInterval: number
+  /** How long a poll is held when there is nothing to send, ms. */
+  pollIntervalMs: number
+  /** How long a held poll keeps collecting after its first message, ms. */
+  pollFlushIntervalMs: number
   pollMaxRequestSize: number
-  /** Seconds a session may go unpolled before it is closed. */
-  pollKeepaliveTimeout: number
+  /** How long a session may go unpolled before it is closed, ms. */
+  pollKeepaliveTimeoutMs: number
 }
 
 /** AnyCable's header (docs/long_polling.md); Node lower-cases incoming names. */
@@ -107,7 +108,7 @@ class LongPollWire implements Wire {
       this.pending = []
       this.waitingBytes = 0
       if (this.held) this.held.frames = []
-      ;(this.held ? this.held.frames : this.pending).push(Buffer.from(disconnectMessage(reason) + '\n'))
+      ;(this.held ? this.held.frames : this.pending).push(Buffer.from(reason.reply.json + '\n'))
     }
     this.closed = true
     this.transport.forget(this)
@@ -182,7 +183,7 @@ class LongPollWire implements Wire {
   /** Not polled within the keepalive timeout. */
   expire(): void {
     this.keepalive = undefined
-    this.transport.hub.log.info({ sid: this.conn.sid }, 'long-poll session not polled in time')
+    this.transport.core.diagnostics.notice('info', 'long-poll session not polled in time', { sid: this.conn.sid })
     this.conn.disconnect(Disconnects.sessionExpired)
   }
 
@@ -225,15 +226,15 @@ export class LongPollTransport {
   readonly flushLater: Lane
 
   constructor(
-    readonly hub: Hub,
+    readonly core: Core,
     readonly deadlines: Deadlines,
     private readonly cors: Cors,
     readonly options: LongPollOptions,
   ) {
-    this.holdLane = deadlines.lane(options.pollInterval * 1000)
-    this.keepaliveLane = deadlines.lane(options.pollKeepaliveTimeout * 1000)
+    this.holdLane = deadlines.lane(options.pollIntervalMs)
+    this.keepaliveLane = deadlines.lane(options.pollKeepaliveTimeoutMs)
     this.flushNow = deadlines.lane(0)
-    this.flushLater = deadlines.lane(options.pollFlushInterval * 1000)
+    this.flushLater = deadlines.lane(options.pollFlushIntervalMs)
   }
 
   /** Open sessions (for tests and metrics). */
@@ -256,7 +257,6 @@ export class LongPollTransport {
   forget(session: LongPollWire): void {
     if (this.sessions.get(session.id) === session) {
       this.sessions.delete(session.id)
-      this.hub.metrics.longPollClients.dec()
     }
   }
 
@@ -295,22 +295,21 @@ export class LongPollTransport {
   /** The first request: authenticate, open a session, run its commands, hold it as the first poll. */
   private async connect(req: HttpRequest, res: HttpResponse, url: URL): Promise<void> {
     const request = wireRequest(req, url)
-    const denied = this.hub.authenticate(request)
+    const denied = this.core.authenticate(request)
     if (denied !== undefined) {
       req.resume()
-      this.hub.rejectInput('HERALD_ERR_UNAUTHORIZED', denied, { transport: 'long-poll' })
-      this.respond(res, 401, Buffer.from(disconnectMessage(Disconnects.unauthorized) + '\n'), undefined)
+      this.core.diagnostics.inputReject('HERALD_ERR_UNAUTHORIZED', denied, { transport: 'long-poll' })
+      this.respond(res, 401, Buffer.from(Disconnects.unauthorized.reply.json + '\n'), undefined)
       return
     }
-    if (!this.hub.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
+    if (!this.core.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
     const lines = splitLines((await readBody(req, this.options.pollMaxRequestSize)).toString('utf8'))
     // At least 128 random bits: the id is the session's only credential from here on.
     const id = randomBytes(18).toString('base64url')
     const session = new LongPollWire(infoFor('long-poll', req, jsonlFraming, true), id, this)
     this.sessions.set(id, session)
-    this.hub.metrics.longPollClients.inc()
-    session.conn = this.hub.accept(session, request)
-    holdOpen(req)
+    session.conn = this.core.accept(session, request, true)
+    makeImmortal(req)
     this.run(session, lines, res, true, undefined)
   }
 
@@ -319,20 +318,19 @@ export class LongPollTransport {
     const session = this.sessions.get(pollId)
     if (!session) return this.unknownSession(req, res, cors)
     if (session.closed) return this.closedSession(res, cors)
-    holdOpen(req)
+    makeImmortal(req)
     this.run(session, NO_LINES, res, false, cors)
   }
 
   private unknownSession(req: HttpRequest, res: HttpResponse, cors: Headers | undefined): void {
     req.resume()
-    this.hub.metrics.longPollStale.inc()
-    this.hub.rejectInput('HERALD_ERR_SESSION_EXPIRED', 'poll for an unknown or closed session', { remote: req.socket?.remoteAddress })
-    this.respond(res, 401, Buffer.from(disconnectMessage(Disconnects.sessionExpired) + '\n'), undefined, cors)
+    this.core.diagnostics.inputReject('HERALD_ERR_SESSION_EXPIRED', 'poll for an unknown long-poll session', { remote: req.socket?.remoteAddress })
+    this.respond(res, 401, Buffer.from(Disconnects.sessionExpired.reply.json + '\n'), undefined, cors)
   }
 
   private closedSession(res: HttpResponse, cors: Headers | undefined): void {
-    this.hub.metrics.longPollStale.inc()
-    this.respond(res, 401, Buffer.from(disconnectMessage(Disconnects.sessionExpired) + '\n'), undefined, cors)
+    this.core.diagnostics.inputReject('HERALD_ERR_SESSION_EXPIRED', 'poll for a closed long-poll session', {})
+    this.respond(res, 401, Buffer.from(Disconnects.sessionExpired.reply.json + '\n'), undefined, cors)
   }
 
   /** A later poll: commands first, then hold it until there is something to say. */
@@ -348,12 +346,12 @@ export class LongPollTransport {
       // A bad request does not end the session: it keeps its queue and its keepalive clock restarts.
       session.touch()
       res.setHeader(POLL_ID, pollId)
-      if (HeraldError.is(err)) this.hub.rejectInput(err.code, err.message, { sid: session.conn.sid, transport: 'long-poll' })
+      if (HeraldError.is(err)) this.core.diagnostics.inputReject(err.code, err.message, { sid: session.conn.sid, transport: 'long-poll' })
       sendError(res, err)
       return
     }
     if (session.closed) return this.closedSession(res, undefined)
-    holdOpen(req)
+    makeImmortal(req)
     this.run(session, lines, res, lines.length > 0, undefined)
   }
 

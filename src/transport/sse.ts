@@ -1,16 +1,16 @@
 import { HeraldError } from '../errors.js'
+import { splitLines } from '../framing/ndjson.js'
+import { parseSseId, sseFramingFull, sseFramingGet } from '../framing/sse-frame.js'
+import { readBody, type HttpRequest } from '../http/body.js'
+import type { Router } from '../http/router.js'
 import { decodeCommand, ProtocolError } from '../protocol/codec.js'
 import type { HistoryRequest } from '../protocol/messages.js'
-import type { Router } from '../http/router.js'
-import { splitLines } from '../framing/ndjson.js'
-import { parseSseId, sseFramingFull, sseFramingGet, sseFramingJob } from '../framing/sse-frame.js'
-import { readBody, type HttpRequest } from '../http/body.js'
-import { identifierParam, jobSubscription, openStream, positionParam, sinceParam, type StreamDeps } from './http-stream.js'
+import { identifierParam, openStream, sinceParam, type StreamDeps } from './stream-open.js'
 
-const EVENT_STREAM = 'text/event-stream; charset=utf-8'
+export const EVENT_STREAM = 'text/event-stream; charset=utf-8'
 
 /** `Last-Event-ID` (`<offset>/<epoch>/<stream>`) as a history request for that one stream (spec §5). */
-function lastEventId(req: HttpRequest): HistoryRequest | undefined {
+export function lastEventId(req: HttpRequest): HistoryRequest | undefined {
   const raw = req.headers['last-event-id']
   const value = Array.isArray(raw) ? raw[0] : raw
   if (!value) return undefined
@@ -21,8 +21,8 @@ function lastEventId(req: HttpRequest): HistoryRequest | undefined {
 
 /**
  * Server-Sent Events, AnyCable-compatible (spec §5): `GET /events` with `identifier`, `stream` or
- * `signed_stream` (+ `history_since`, `Last-Event-ID`), `POST /events` with JSON Lines subscribe
- * commands, and `GET /jobs/:id/events` (the job's snapshot first, ends after its final event).
+ * `signed_stream` (+ `history_since`, `Last-Event-ID`), and `POST /events` with JSON Lines
+ * subscribe commands. (A job's own SSE stream, `/jobs/:id/events`, is the jobs layer's.)
  */
 export function addSseRoutes(router: Router, deps: StreamDeps, options: { maxBodyBytes: number }): void {
   router.add('OPTIONS', '/events', (req, res) => deps.cors.preflight(req, res, 'GET, POST, OPTIONS'))
@@ -32,7 +32,7 @@ export function addSseRoutes(router: Router, deps: StreamDeps, options: { maxBod
     const since = sinceParam(url)
     const resume = lastEventId(req)
     const history = resume || since ? { ...resume, since } : undefined
-    openStream(deps, req, res, url, { transport: 'sse', framing: sseFramingGet, contentType: EVENT_STREAM, subscriptions: [{ identifier, history }] })
+    return openStream(deps, req, res, url, { transport: 'sse', framing: sseFramingGet, contentType: EVENT_STREAM, subscriptions: [{ identifier, history }] })
   })
 
   router.add('POST', '/events', async (req, res, _params, url) => {
@@ -50,17 +50,6 @@ export function addSseRoutes(router: Router, deps: StreamDeps, options: { maxBod
       return { identifier: command.identifier, history: command.history }
     })
     if (subscriptions.length === 0) throw new HeraldError('HERALD_ERR_BAD_REQUEST', 'body: at least one subscribe command (JSON Lines) is required')
-    openStream(deps, req, res, url, { transport: 'sse', framing: sseFramingFull, contentType: EVENT_STREAM, subscriptions })
-  })
-
-  router.add('OPTIONS', '/jobs/:id/events', (req, res) => deps.cors.preflight(req, res, 'GET, OPTIONS'))
-  router.add('GET', '/jobs/:id/events', (req, res, { id }, url) => {
-    const { job, identifier, final } = jobSubscription(deps, id)
-    // A finished job's snapshot already holds its outcome: it is sent, then the stream ends.
-    const history = final ? undefined : (lastEventId(req) ?? positionParam(url, job.stream))
-    openStream(deps, req, res, url, {
-      transport: 'sse', framing: sseFramingJob, contentType: EVENT_STREAM,
-      subscriptions: [{ identifier, history }], endsWithStream: true, endNow: final,
-    })
+    return openStream(deps, req, res, url, { transport: 'sse', framing: sseFramingFull, contentType: EVENT_STREAM, subscriptions })
   })
 }

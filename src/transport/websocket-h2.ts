@@ -4,9 +4,9 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, subprotocol } from 'ws'
 import { HeraldError, type ErrorCode } from '../errors.js'
-import type { Hub } from '../hub/hub.js'
+import { abortHandshake } from '../http/handshake.js'
 import { sendError } from '../http/respond.js'
-import { holdStream } from '../http/immortal.js'
+import { makeStreamImmortal } from '../http/immortal.js'
 import type { WebSocketTransport } from './websocket.js'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
@@ -20,7 +20,6 @@ export function acceptKey(key: string): string {
 }
 
 export interface ConnectDeps {
-  hub: Hub
   ws: WebSocketTransport
 }
 
@@ -57,7 +56,7 @@ function onWebSocketStreamFinish(this: ServerHttp2Stream): void {
 }
 
 function refuse(deps: ConnectDeps, res: Http2ServerResponse, code: ErrorCode, detail: string, headers: Record<string, string> = {}): void {
-  deps.hub.rejectInput(code, `websocket over h2 refused: ${detail}`, { remote: res.stream.session?.socket?.remoteAddress })
+  deps.ws.diagnostics.inputReject(code, `websocket over h2 refused: ${detail}`, { remote: res.stream.session?.socket?.remoteAddress })
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
   sendError(res, new HeraldError(code, detail))
 }
@@ -76,8 +75,8 @@ export function handleConnect(
   resOrSocket: Http2ServerResponse | Duplex,
 ): void {
   if (!(req instanceof Http2ServerRequest)) {
-    deps.hub.rejectInput('HERALD_ERR_METHOD_NOT_ALLOWED', 'HTTP/1.1 CONNECT', { remote: req.socket.remoteAddress })
-    ;(resOrSocket as Duplex).end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+    deps.ws.diagnostics.inputReject('HERALD_ERR_METHOD_NOT_ALLOWED', 'HTTP/1.1 CONNECT', { remote: req.socket.remoteAddress })
+    abortHandshake(resOrSocket as Duplex, 405)
     return
   }
   const res = resOrSocket as Http2ServerResponse
@@ -98,7 +97,7 @@ export function handleConnect(
   const key = h['sec-websocket-key']
   if (key !== undefined && (typeof key !== 'string' || !KEY.test(key))) return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-key')
   const refusal = deps.ws.check(h.origin)
-  if (refusal) return refuse(deps, res, refusal.code as ErrorCode, 'websocket refused')
+  if (refusal) return refuse(deps, res, refusal.code, 'websocket refused')
 
   let offered = new Set<string>()
   const header = h['sec-websocket-protocol']
@@ -122,6 +121,6 @@ export function handleConnect(
   const ws = serverWebSocket(deps.ws, stream, chosen || undefined)
   stream.once('finish', onWebSocketStreamFinish)
   // A WebSocket has its own pings; like an upgraded HTTP/1.1 socket it outlives the idle timeouts.
-  holdStream(stream)
+  makeStreamImmortal(stream)
   deps.ws.attach(ws, stream, 'ws-h2', '2', { url, headers: h, remoteAddress: req.socket?.remoteAddress })
 }

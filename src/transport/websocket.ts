@@ -1,36 +1,39 @@
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { Disconnects, type Disconnect } from '../disconnect.js'
 import type { Connection } from '../core/connection.js'
-import type { Hub } from '../hub/hub.js'
-import { SUPPORTED_PROTOCOLS, PROTOCOL_EXT } from '../protocol/messages.js'
+import type { Core } from '../core/core.js'
+import type { TransportName, Wire, WireInfo, WireRequest } from '../core/wire.js'
+import { Disconnects, type Disconnect } from '../disconnect.js'
+import type { ErrorCode } from '../errors.js'
 import { wsFraming } from '../framing/ws-frame.js'
+import { abortHandshake } from '../http/handshake.js'
 import type { OriginPolicy } from '../http/origin.js'
-import type { Wire, WireInfo, WireRequest, TransportName } from '../core/wire.js'
-import type { Socket } from 'node:net'
+import type { Diagnostics } from '../observability/diagnostics.js'
+import { PROTOCOL_EXT, SUPPORTED_PROTOCOLS } from '../protocol/messages.js'
 
 export interface WebSocketOptions {
   path: string
   maxMessageSize: number
   ignoreEncodingErrors: boolean
-  /** Seconds of TCP keepalive idle time (0 = off). */
-  kaTime: number
+  /** TCP keepalive idle time before the first probe, ms (0 = off). */
+  kaTimeMs: number
   origins: OriginPolicy
 }
 
 const kConn = Symbol('herald.connection')
-const kOpenSet = Symbol('herald.open-set')
-type Tagged<T> = T & { [kConn]?: Connection; [kOpenSet]?: Set<WebSocket> }
+const kTransport = Symbol('herald.ws-transport')
+type Tagged<T> = T & { [kConn]?: Connection; [kTransport]?: WebSocketTransport }
 
 /** ws error codes → Herald's error code and the disconnect the peer was sent. */
-const WS_ERRORS: Record<string, [string, Disconnect]> = {
+const WS_ERRORS: Record<string, [ErrorCode, Disconnect]> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: ['HERALD_ERR_MESSAGE_TOO_BIG', Disconnects.messageTooBig],
   WS_ERR_INVALID_UTF8: ['HERALD_ERR_INVALID_UTF8', Disconnects.invalidUtf8],
 }
 
 const infoFor = (transport: TransportName, httpVersion: '1.1' | '2', extended: boolean): WireInfo =>
-  Object.freeze({ transport, httpVersion, bidirectional: true, framing: wsFraming, extended })
+  Object.freeze({ transport, httpVersion, bidirectional: true, framing: wsFraming, extended, restorable: true })
 const INFO = {
   'ws:1.1:base': infoFor('ws', '1.1', false),
   'ws:1.1:ext': infoFor('ws', '1.1', true),
@@ -40,7 +43,7 @@ const INFO = {
 
 /** One WebSocket as a Wire: frames prepared by the hub are written raw to the socket. */
 class WebSocketWire implements Wire {
-  /** The connection this session feeds; set once the hub has made it. */
+  /** The connection this wire feeds; set once the core has made it. */
   conn: Connection | undefined = undefined
 
   constructor(
@@ -79,7 +82,7 @@ function onMessage(this: Tagged<WebSocket>, data: Buffer, isBinary: boolean): vo
   const conn = this[kConn]
   if (!conn) return
   if (isBinary) {
-    conn.hub.rejectInput('HERALD_ERR_BINARY_FRAME', 'binary frame received', { sid: conn.sid })
+    this[kTransport]!.diagnostics.inputReject('HERALD_ERR_BINARY_FRAME', 'binary frame received', { sid: conn.sid })
     conn.disconnect(Disconnects.binaryFrame)
     return
   }
@@ -98,36 +101,38 @@ function drainedTo(conn: Connection | undefined): () => void {
 function onError(this: Tagged<WebSocket>, err: Error & { code?: string }): void {
   const conn = this[kConn]
   if (!conn) return
+  const diagnostics = this[kTransport]!.diagnostics
   const known = err.code ? WS_ERRORS[err.code] : undefined
   if (known) {
-    conn.hub.rejectInput(known[0], err.message, { sid: conn.sid })
+    diagnostics.inputReject(known[0], err.message, { sid: conn.sid })
     conn.closed(known[1])
   } else {
-    conn.hub.rejectInput('HERALD_ERR_BAD_FRAME', err.message, { sid: conn.sid, wsCode: err.code })
+    diagnostics.inputReject('HERALD_ERR_BAD_FRAME', err.message, { sid: conn.sid, wsCode: err.code })
     conn.closed(Disconnects.protocolError)
   }
 }
 
 function onClose(this: Tagged<WebSocket>, code: number, reason: Buffer): void {
-  this[kOpenSet]?.delete(this)
+  this[kTransport]?.open.delete(this)
   const conn = this[kConn]
   if (!conn) return
-  conn.hub.log.info({ sid: conn.sid, code, reason: reason.toString('utf8') }, 'websocket closed')
+  this[kTransport]!.diagnostics.notice('info', 'websocket closed', { sid: conn.sid, code, reason: reason.toString('utf8') })
   conn.closed()
 }
 
 /**
- * RFC 6455 at `--path` via ws (noServer + handleUpgrade), with Herald's checks first:
- * path (404), Origin (403), session limit (503). Protocol-level faults map to close codes:
- * too large 1009, invalid UTF-8 1007, binary 1003, malformed command 1008.
+ * RFC 6455 at `--path` via ws (noServer + handleUpgrade), with Herald's checks first: path (404),
+ * Origin (403), session limit (503). Protocol-level faults map to close codes: too large 1009,
+ * invalid UTF-8 1007, binary 1003, malformed command 1008.
  */
 export class WebSocketTransport {
   readonly wss: WebSocketServer
   /** Open WebSockets, so shutdown can end the ones whose peers never answer the close frame. */
-  private readonly open = new Set<WebSocket>()
+  readonly open = new Set<WebSocket>()
 
   constructor(
-    private readonly hub: Hub,
+    private readonly core: Core,
+    readonly diagnostics: Diagnostics,
     private readonly options: WebSocketOptions,
   ) {
     this.wss = new WebSocketServer({
@@ -145,10 +150,13 @@ export class WebSocketTransport {
     return url.pathname === this.options.path
   }
 
-  /** Pre-upgrade checks; returns an HTTP status and error code when the upgrade must be refused. */
-  check(origin: string | undefined): { status: number; code: string } | undefined {
+  /**
+   * The checks before an upgrade (HTTP/1.1 or RFC 8441): Origin (403), the session limit (503).
+   * A connection token is checked after it, as AnyCable does: the client hears `disconnect`.
+   */
+  check(origin: string | undefined): { status: 403 | 503; code: ErrorCode } | undefined {
     if (!this.options.origins.allows(origin)) return { status: 403, code: 'HERALD_ERR_FORBIDDEN_ORIGIN' }
-    if (!this.hub.canAccept()) return { status: 503, code: 'HERALD_ERR_TOO_MANY_SESSIONS' }
+    if (!this.core.canAccept()) return { status: 503, code: 'HERALD_ERR_TOO_MANY_SESSIONS' }
     return undefined
   }
 
@@ -156,9 +164,8 @@ export class WebSocketTransport {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     const refusal = this.check(req.headers.origin)
     if (refusal) {
-      this.hub.rejectInput(refusal.code, 'websocket upgrade refused', { origin: req.headers.origin, remote: req.socket.remoteAddress })
-      const text = refusal.status === 403 ? 'Forbidden' : 'Service Unavailable'
-      socket.end(`HTTP/1.1 ${refusal.status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+      this.diagnostics.inputReject(refusal.code, 'websocket upgrade refused', { origin: req.headers.origin, remote: req.socket.remoteAddress })
+      abortHandshake(socket, refusal.status)
       return
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, 'ws', '1.1', {
@@ -170,20 +177,21 @@ export class WebSocketTransport {
   attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: WireRequest): Connection {
     const extended = ws.protocol === PROTOCOL_EXT
     const info = INFO[`${transport}:${httpVersion}:${extended ? 'ext' : 'base'}` as keyof typeof INFO]
-    if (this.options.kaTime > 0 && typeof (socket as Socket).setKeepAlive === 'function') {
-      (socket as Socket).setKeepAlive(true, this.options.kaTime * 1000)
+    if (this.options.kaTimeMs > 0 && typeof (socket as Socket).setKeepAlive === 'function') {
+      (socket as Socket).setKeepAlive(true, this.options.kaTimeMs)
     }
-    const session = new WebSocketWire(info, ws, socket)
-    const conn = this.hub.accept(session, request)
-    session.conn = conn
-    ;(ws as Tagged<WebSocket>)[kConn] = conn
+    const wire = new WebSocketWire(info, ws, socket)
+    const conn = this.core.accept(wire, request)
+    wire.conn = conn
+    const tagged = ws as Tagged<WebSocket>
+    tagged[kConn] = conn
+    tagged[kTransport] = this
     ws.on('message', onMessage)
     ws.on('pong', onPong)
     ws.on('ping', onPong) // a client's own ping frames are input too (ws answers them itself)
     ws.on('error', onError)
     ws.on('close', onClose)
     this.open.add(ws)
-    ;(ws as Tagged<WebSocket>)[kOpenSet] = this.open
     return conn
   }
 

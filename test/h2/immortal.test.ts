@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2'
 import { after, before, test } from 'node:test'
 import { streamLongPollRxOnly } from '../../src/tools/h2-long-poll.js'
-import { markLongLived } from '../../src/http/immortal.js'
+import { makeImmortal } from '../../src/http/immortal.js'
 import { readBody } from '../../src/http/body.js'
 import { connectH2, curl, FreezableProxy } from '../support/h2.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
@@ -40,7 +40,7 @@ before(async () => {
   // A tiny streaming route: "start", then `n` lines `gap` ms apart, then the end.
   const ticks = async (req: any, res: any, _p: unknown, url: URL) => {
     if (req.method === 'POST') await readBody(req, 1024)
-    markLongLived(req)
+    makeImmortal(req)
     const n = Number(url.searchParams.get('n') ?? 3)
     const gap = Number(url.searchParams.get('gap') ?? GAP_MS)
     const id = url.searchParams.get('id') ?? ''

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { after, test } from 'node:test'
 import { openLongPoll } from '../../src/tools/h2-long-poll.js'
-import { markLongLived } from '../../src/http/immortal.js'
+import { makeImmortal } from '../../src/http/immortal.js'
 import { startHerald } from '../support/herald.js'
 import { makeSelfSignedCert } from '../support/tls.js'
 
@@ -62,7 +62,7 @@ test('openLongPoll over TLS: GET, then half-close (rx only), then every chunk', 
   const h = await startHerald({ tlsCert: cert.cert, tlsKey: cert.key, h2HalfClosedLongPoll: true, h2IdleTimeout: 0.25 })
   let serverSawEnd = false
   h.herald.router.add('GET', '/test/chunks', (req, res) => {
-    markLongLived(req)
+    makeImmortal(req)
     ;(req as any).stream.once('end', () => (serverSawEnd = true))
     res.writeHead(200, { 'content-type': 'text/plain' })
     let i = 0

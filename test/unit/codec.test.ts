@@ -76,26 +76,26 @@ describe('replies', () => {
   const m: StreamMessage = { stream: 'chat/1', data: '{"text":"hi"}', offset: 7, epoch: 'xY1z', at: 0 }
 
   test('shapes match AnyCable byte for byte', () => {
-    assert.equal(replies.welcome('s1'), '{"type":"welcome","sid":"s1"}')
-    assert.equal(replies.welcome('s2', ['a', 'b']), '{"type":"welcome","sid":"s2","restored":true,"restored_ids":["a","b"]}')
-    assert.equal(replies.ping(1700000000), '{"type":"ping","message":1700000000}')
-    assert.equal(replies.pong(), '{"type":"pong"}')
-    assert.equal(replies.confirm('{"channel":"$pubsub"}'), '{"type":"confirm_subscription","identifier":"{\\"channel\\":\\"$pubsub\\"}"}')
-    assert.equal(replies.reject('i'), '{"type":"reject_subscription","identifier":"i"}')
-    assert.equal(replies.confirmHistory('i'), '{"type":"confirm_history","identifier":"i"}')
-    assert.equal(replies.rejectHistory('i'), '{"type":"reject_history","identifier":"i"}')
+    assert.equal(replies.welcome('s1').json, '{"type":"welcome","sid":"s1"}')
+    assert.equal(replies.welcome('s2', ['a', 'b']).json, '{"type":"welcome","sid":"s2","restored":true,"restored_ids":["a","b"]}')
+    assert.equal(replies.ping(1700000000).json, '{"type":"ping","message":1700000000}')
+    assert.equal(replies.pong().json, '{"type":"pong"}')
+    assert.equal(replies.confirm('{"channel":"$pubsub"}').json, '{"type":"confirm_subscription","identifier":"{\\"channel\\":\\"$pubsub\\"}"}')
+    assert.equal(replies.reject('i').json, '{"type":"reject_subscription","identifier":"i"}')
+    assert.equal(replies.confirmHistory('i').json, '{"type":"confirm_history","identifier":"i"}')
+    assert.equal(replies.rejectHistory('i').json, '{"type":"reject_history","identifier":"i"}')
     assert.equal(replies.transmit('i', '{"type":"snapshot"}'), '{"identifier":"i","message":{"type":"snapshot"}}')
   })
 
   test('data messages carry their position and parse as JSON', () => {
-    const text = replies.data('i', m)
+    const text = replies.dataAfter(replies.dataHead('i'), m)
     assert.equal(text, '{"identifier":"i","message":{"text":"hi"},"stream_id":"chat/1","epoch":"xY1z","offset":7}')
     assert.deepEqual(JSON.parse(text), { identifier: 'i', message: { text: 'hi' }, stream_id: 'chat/1', epoch: 'xY1z', offset: 7 })
   })
 
   test('identifiers are echoed exactly, including odd characters', () => {
     const odd = '{"channel":"$pubsub","stream_name":"a \\"quoted\\" \u2028 name"}'
-    assert.equal(JSON.parse(replies.confirm(odd)).identifier, odd)
+    assert.equal(JSON.parse(replies.confirm(odd).json).identifier, odd)
   })
 })
 

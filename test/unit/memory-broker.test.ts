@@ -8,7 +8,7 @@ import type { StreamMessage } from '../../src/protocol/messages.js'
 function setup(historyLimit = 100, historyTtlMs = 60_000) {
   const clock = { now: 1_000_000 }
   const delivered: StreamMessage[] = []
-  const broker = new MemoryBroker((m) => delivered.push(m), { historyLimit, historyTtlMs, now: () => clock.now })
+  const broker = new MemoryBroker({ message: (m) => delivered.push(m) }, { historyLimit, historyTtlMs, now: () => clock.now })
   brokers.push(broker)
   return { broker, clock, delivered }
 }
@@ -16,6 +16,7 @@ const brokers: MemoryBroker[] = []
 afterEach(async () => { for (const b of brokers.splice(0)) await b.close() })
 
 const offsets = (list: StreamMessage[]) => list.map((m) => m.offset)
+const top = async (broker: MemoryBroker, stream: string) => (await broker.history(stream, { limit: 0 })).top
 const isUnavailable = (pattern: RegExp) => (err: unknown) => err instanceof HistoryUnavailable && pattern.test(err.message)
 
 describe('MemoryBroker', () => {
@@ -27,8 +28,8 @@ describe('MemoryBroker', () => {
     assert.deepEqual([a1.offset, a2.offset, b1.offset], [1, 2, 1])
     assert.equal(a1.epoch, a2.epoch)
     assert.match(a1.epoch, /^[\w-]+$/)
-    assert.deepEqual(await broker.position('a'), { offset: 2, epoch: a1.epoch })
-    assert.equal(await broker.position('never'), undefined)
+    assert.deepEqual(await top(broker, 'a'), { offset: 2, epoch: a1.epoch })
+    assert.equal((await top(broker, 'never')).offset, 0, 'a stream nothing was published to is at offset 0')
     assert.equal(a1.stream, 'a')
     assert.equal(a1.data, '1')
     assert.equal(a1.at, 1_000_000)
@@ -50,29 +51,29 @@ describe('MemoryBroker', () => {
     const { broker } = setup()
     let epoch = ''
     for (let i = 1; i <= 5; i++) epoch = (await broker.publish('s', String(i))).epoch
-    assert.deepEqual(offsets(await broker.history('s', { position: { epoch, offset: 2 } })), [3, 4, 5])
-    assert.deepEqual(offsets(await broker.history('s', { position: { epoch, offset: 0 } })), [1, 2, 3, 4, 5])
-    assert.deepEqual(await broker.history('s', { position: { epoch, offset: 5 } }), [])
+    assert.deepEqual(offsets((await broker.history('s', { after: { epoch, offset: 2 } })).messages), [3, 4, 5])
+    assert.deepEqual(offsets((await broker.history('s', { after: { epoch, offset: 0 } })).messages), [1, 2, 3, 4, 5])
+    assert.deepEqual((await broker.history('s', { after: { epoch, offset: 5 } })).messages, [])
   })
 
   test('rejects a wrong epoch, an offset beyond the latest and an unknown stream', async () => {
     const { broker } = setup()
     const { epoch } = await broker.publish('s', '1')
-    await assert.rejects(broker.history('s', { position: { epoch: 'zzzz', offset: 0 } }), isUnavailable(/epoch/))
-    await assert.rejects(broker.history('s', { position: { epoch, offset: 2 } }), isUnavailable(/beyond/))
-    await assert.rejects(broker.history('nope', { position: { epoch, offset: 0 } }), isUnavailable(/no history/))
+    await assert.rejects(broker.history('s', { after: { epoch: 'zzzz', offset: 0 } }), isUnavailable(/epoch/))
+    await assert.rejects(broker.history('s', { after: { epoch, offset: 2 } }), isUnavailable(/beyond/))
+    await assert.rejects(broker.history('nope', { after: { epoch, offset: 0 } }), isUnavailable(/epoch/), 'an unknown stream has an epoch of its own')
   })
 
   test('keeps at most historyLimit messages; older positions are rejected', async () => {
     const { broker } = setup(3)
     let epoch = ''
     for (let i = 1; i <= 10; i++) epoch = (await broker.publish('s', String(i))).epoch
-    assert.deepEqual(offsets(await broker.history('s', { position: { epoch, offset: 7 } })), [8, 9, 10])
-    assert.deepEqual(offsets(await broker.history('s', { position: { epoch, offset: 8 } })), [9, 10])
-    await assert.rejects(broker.history('s', { position: { epoch, offset: 6 } }), isUnavailable(/no longer kept/))
-    await assert.rejects(broker.history('s', { position: { epoch, offset: 0 } }), isUnavailable(/no longer kept/))
-    assert.deepEqual(offsets(await broker.history('s', { sinceMs: 0 })), [8, 9, 10])
-    assert.deepEqual(await broker.position('s'), { offset: 10, epoch })
+    assert.deepEqual(offsets((await broker.history('s', { after: { epoch, offset: 7 } })).messages), [8, 9, 10])
+    assert.deepEqual(offsets((await broker.history('s', { after: { epoch, offset: 8 } })).messages), [9, 10])
+    await assert.rejects(broker.history('s', { after: { epoch, offset: 6 } }), isUnavailable(/no longer kept/))
+    await assert.rejects(broker.history('s', { after: { epoch, offset: 0 } }), isUnavailable(/no longer kept/))
+    assert.deepEqual(offsets((await broker.history('s', { sinceMs: 0 })).messages), [8, 9, 10])
+    assert.deepEqual(await top(broker, 's'), { offset: 10, epoch })
   })
 
   test('historyLimit 0 keeps nothing but still numbers messages', async () => {
@@ -80,9 +81,9 @@ describe('MemoryBroker', () => {
     await broker.publish('s', '1')
     const m = await broker.publish('s', '2')
     assert.equal(m.offset, 2)
-    assert.deepEqual(await broker.history('s', { position: { epoch: m.epoch, offset: 2 } }), [])
-    await assert.rejects(broker.history('s', { position: { epoch: m.epoch, offset: 1 } }), isUnavailable(/no longer kept/))
-    assert.deepEqual(await broker.history('s', { sinceMs: 0 }), [])
+    assert.deepEqual((await broker.history('s', { after: { epoch: m.epoch, offset: 2 } })).messages, [])
+    await assert.rejects(broker.history('s', { after: { epoch: m.epoch, offset: 1 } }), isUnavailable(/no longer kept/))
+    assert.deepEqual((await broker.history('s', { sinceMs: 0 })).messages, [])
   })
 
   test('messages older than the TTL are trimmed (injected clock)', async () => {
@@ -92,12 +93,12 @@ describe('MemoryBroker', () => {
     await broker.publish('s', '2') // t=6s
     clock.now += 6_000 // t=12s: the first is older than 10 s
     const { epoch } = first
-    assert.deepEqual(offsets(await broker.history('s', { position: { epoch, offset: 1 } })), [2])
-    await assert.rejects(broker.history('s', { position: { epoch, offset: 0 } }), isUnavailable(/no longer kept/))
+    assert.deepEqual(offsets((await broker.history('s', { after: { epoch, offset: 1 } })).messages), [2])
+    await assert.rejects(broker.history('s', { after: { epoch, offset: 0 } }), isUnavailable(/no longer kept/))
     clock.now += 5_000 // t=17s: both gone, position still known
-    assert.deepEqual(await broker.history('s', { position: { epoch, offset: 2 } }), [])
-    await assert.rejects(broker.history('s', { position: { epoch, offset: 1 } }), isUnavailable(/no longer kept/))
-    assert.deepEqual(await broker.history('s', { sinceMs: 0 }), [])
+    assert.deepEqual((await broker.history('s', { after: { epoch, offset: 2 } })).messages, [])
+    await assert.rejects(broker.history('s', { after: { epoch, offset: 1 } }), isUnavailable(/no longer kept/))
+    assert.deepEqual((await broker.history('s', { sinceMs: 0 })).messages, [])
     const next = await broker.publish('s', '3')
     assert.deepEqual([next.offset, next.epoch], [3, epoch], 'the epoch survives while the stream is known')
   })
@@ -111,11 +112,11 @@ describe('MemoryBroker', () => {
     await broker.publish('s', '3')
     clock.now = t0 + 2000
     await broker.publish('s', '4')
-    assert.deepEqual(offsets(await broker.history('s', { sinceMs: t0 + 1000 })), [2, 3, 4])
-    assert.deepEqual(offsets(await broker.history('s', { sinceMs: t0 + 1001 })), [4])
-    assert.deepEqual(offsets(await broker.history('s', { sinceMs: t0 - 1 })), [1, 2, 3, 4])
-    assert.deepEqual(await broker.history('s', { sinceMs: t0 + 5000 }), [])
-    assert.deepEqual(await broker.history('unknown', { sinceMs: 0 }), [], 'an unknown stream has nothing since any time')
+    assert.deepEqual(offsets((await broker.history('s', { sinceMs: t0 + 1000 })).messages), [2, 3, 4])
+    assert.deepEqual(offsets((await broker.history('s', { sinceMs: t0 + 1001 })).messages), [4])
+    assert.deepEqual(offsets((await broker.history('s', { sinceMs: t0 - 1 })).messages), [1, 2, 3, 4])
+    assert.deepEqual((await broker.history('s', { sinceMs: t0 + 5000 })).messages, [])
+    assert.deepEqual((await broker.history('unknown', { sinceMs: 0 })).messages, [], 'an unknown stream has nothing since any time')
   })
 
   test('a stream evicted after its history expired comes back with a new epoch; old positions are rejected', async () => {
@@ -124,14 +125,13 @@ describe('MemoryBroker', () => {
     broker.subscribe('kept')
     const kept = await broker.publish('kept', '1')
     clock.now += 5000
-    ;(broker as unknown as { sweep(): void }).sweep() // the shared sweep timer's work, run now
-    assert.equal(await broker.position('gone'), undefined)
-    assert.equal(broker.streamCount, 1, 'a stream with local subscribers keeps its epoch')
-    assert.deepEqual(await broker.position('kept'), { offset: 1, epoch: kept.epoch })
+    broker.sweep() // the shared sweep timer's work, run now
+    assert.equal(broker.streamCount, 1, 'a stream with local subscribers keeps its epoch; the other is forgotten')
+    assert.deepEqual(await top(broker, 'kept'), { offset: 1, epoch: kept.epoch })
     const fresh = await broker.publish('gone', '2')
     assert.equal(fresh.offset, 1)
     assert.notEqual(fresh.epoch, old.epoch)
-    await assert.rejects(broker.history('gone', { position: { epoch: old.epoch, offset: 1 } }), isUnavailable(/epoch/))
+    await assert.rejects(broker.history('gone', { after: { epoch: old.epoch, offset: 1 } }), isUnavailable(/epoch/))
   })
 
   test('two brokers (two process lives) have different epochs', async () => {
@@ -144,16 +144,16 @@ describe('MemoryBroker', () => {
     let epoch = ''
     for (let i = 1; i <= 3; i++) epoch = (await broker.publish('s', String(i))).epoch
     clock.now += 11_000 // all three expire
-    assert.deepEqual(await broker.history('s', { sinceMs: 0 }), [])
+    assert.deepEqual((await broker.history('s', { sinceMs: 0 })).messages, [])
     for (let i = 4; i <= 5; i++) await broker.publish('s', String(i))
     clock.now += 5_000
     for (let i = 6; i <= 9; i++) await broker.publish('s', String(i))
-    assert.deepEqual(offsets(await broker.history('s', { position: { epoch, offset: 5 } })), [6, 7, 8, 9])
+    assert.deepEqual(offsets((await broker.history('s', { after: { epoch, offset: 5 } })).messages), [6, 7, 8, 9])
     clock.now += 6_000 // 4 and 5 would have expired anyway; the limit already dropped them
-    assert.deepEqual(offsets(await broker.history('s', { sinceMs: 0 })), [6, 7, 8, 9])
+    assert.deepEqual(offsets((await broker.history('s', { sinceMs: 0 })).messages), [6, 7, 8, 9])
     await broker.publish('s', '10')
-    assert.deepEqual(offsets(await broker.history('s', { position: { epoch, offset: 6 } })), [7, 8, 9, 10])
-    const [m] = await broker.history('s', { position: { epoch, offset: 9 } })
+    assert.deepEqual(offsets((await broker.history('s', { after: { epoch, offset: 6 } })).messages), [7, 8, 9, 10])
+    const [m] = (await broker.history('s', { after: { epoch, offset: 9 } })).messages
     assert.equal(m.stream, 's')
     assert.equal(m.data, '10')
   })

@@ -2,31 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setImmediate as turn } from 'node:timers/promises'
 import { Outbox } from '../../src/core/outbox.js'
-import type { Disconnect } from '../../src/disconnect.js'
-import type { Wire, WireInfo } from '../../src/core/wire.js'
-
-/** The one fake the suite allows: a Wire that records writes and plays backpressure on demand. */
-class FakeWire implements Wire {
-  readonly info: WireInfo = {
-    transport: 'ws', httpVersion: '1.1', bidirectional: true, extended: true,
-    framing: { id: 0, name: 'fake', reply: (json) => Buffer.from(json), data: (json) => Buffer.from(json) },
-  }
-  /** Each write call's frames, as strings. */
-  readonly writes: string[][] = []
-  /** What the next writes return (false = the kernel is full). */
-  accept = true
-  bufferedBytes = 0
-  closedWith: Disconnect | undefined
-
-  write(frames: Buffer[]): boolean {
-    this.writes.push(frames.map((f) => f.toString()))
-    return this.accept
-  }
-
-  close(reason: Disconnect): void {
-    this.closedWith = reason
-  }
-}
+import { FakeWire } from '../support/fake-wire.js'
 
 function setup(budget = 1000) {
   const session = new FakeWire()

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { PreparedBroadcast } from '../../src/framing/prepared-broadcast.js'
 import { SessionCache } from '../../src/core/session-cache.js'
 import type { StreamMessage } from '../../src/protocol/messages.js'
-import type { Framing } from '../../src/core/wire.js'
+import { defineFraming, type Framing } from '../../src/framing/framing.js'
 
 const state = { channels: [{ identifier: 'i', streams: ['s'] }] }
 
@@ -37,13 +37,14 @@ test('sessionsTtl 0 keeps nothing', () => {
 
 test('a prepared broadcast is encoded once per framing and shared', () => {
   const calls: string[] = []
-  const framing = (id: number, name: string): Framing => ({
-    id, name,
-    reply: (json) => Buffer.from(json),
-    data: (json) => { calls.push(name); return Buffer.from(`${name}:${json}`) },
+  const framing = (name: string): Framing => defineFraming({
+    name,
+    reply: (reply) => Buffer.from(reply.json),
+    transmit: (_identifier, message) => Buffer.from(message),
+    data: (prepared) => { calls.push(name); return Buffer.from(`${name}:${prepared.json()}`) },
   })
-  const a = framing(0, 'a')
-  const b = framing(1, 'b')
+  const a = framing('a')
+  const b = framing('b')
   const m: StreamMessage = { stream: 's', data: '{"x":1}', offset: 3, epoch: 'e', at: 0 }
   const p = new PreparedBroadcast('id', m)
   const first = p.bytes(a)

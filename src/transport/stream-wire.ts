@@ -1,11 +1,10 @@
 import type { ServerResponse } from 'node:http'
-import { Disconnects, type Disconnect } from '../disconnect.js'
 import type { Connection } from '../core/connection.js'
-import { markLongLived } from '../http/immortal.js'
-import type { HttpResponse } from '../http/respond.js'
-import type { HttpRequest } from '../http/body.js'
-import { unchunk } from '../framing/chunked.js'
 import type { Wire, WireInfo, WireRequest } from '../core/wire.js'
+import { Disconnects, type Disconnect } from '../disconnect.js'
+import { unchunk } from '../framing/chunked.js'
+import type { HttpRequest } from '../http/body.js'
+import type { HttpResponse } from '../http/respond.js'
 
 /** What a transport learned from an HTTP request, in the form the core takes. */
 export function wireRequest(req: HttpRequest, url: URL): WireRequest {
@@ -13,21 +12,9 @@ export function wireRequest(req: HttpRequest, url: URL): WireRequest {
 }
 
 /**
- * A response that stays open longer than any request. HTTP/1.1: lift the socket inactivity
- * timeout (node-platform-notes §3: a non-zero `server.timeout` would cut a silent response;
- * requestTimeout only covers receiving the request, so it never cuts a held answer). HTTP/2: the
- * compat socket's setTimeout is the whole session's, so the listener's own rule applies instead
- * (immortal once half-closed, server/long-lived.ts).
- */
-export function holdOpen(req: HttpRequest): void {
-  if (req.httpVersionMajor === 1) req.socket?.setTimeout(0)
-  else markLongLived(req)
-}
-
-/**
  * Wire facts for an HTTP transport: the extended protocol always (history, positions). Only a
  * wire that can present a sid again (long polling's `?sid=`) is `restorable`; the others would
- * fill the session cache for nothing.
+ * fill the restore cache for nothing.
  */
 export function infoFor(transport: WireInfo['transport'], req: HttpRequest, framing: WireInfo['framing'], bidirectional = false): WireInfo {
   return Object.freeze({
@@ -59,24 +46,20 @@ function onClose(this: Tagged): void {
 
 /**
  * One long response as a Wire (SSE, NDJSON): frames are written to the response as they come,
- * `write` reports the response's backpressure and 'drain' resumes the outbox. Ending the session
- * ends the response. When the stream's final message is queued (a job's last event) the session
- * ends itself with `complete`, after that message.
+ * `write` reports the response's backpressure and 'drain' resumes the outbox. Nothing is
+ * written before `start()` sends the status line: until then `write` refuses, so the outbox
+ * keeps what the subscriptions queue while the opener decides between 200 and an error.
  */
 export class StreamWire implements Wire {
   private conn: Connection | undefined
+  private started = false
 
   constructor(
     readonly info: WireInfo,
     private readonly res: HttpResponse,
-    private readonly endsWithStream: boolean,
-  ) {
-    if (endsWithStream) this.finalMessage = () => queueMicrotask(() => this.conn?.disconnect(Disconnects.complete))
-  }
+  ) {}
 
-  finalMessage?: () => void
-
-  /** Ties the response's events to the connection once the hub has made it. */
+  /** Ties the response's events to the connection once the core has made it. */
   bind(conn: Connection): void {
     this.conn = conn
     const res = this.res as Tagged
@@ -85,7 +68,14 @@ export class StreamWire implements Wire {
     res.on('close', onClose)
   }
 
+  /** The status line is out: what the outbox holds may follow. */
+  start(): void {
+    this.started = true
+    this.conn?.drained()
+  }
+
   write(frames: Buffer[]): boolean {
+    if (!this.started) return false
     const res = this.res
     if (res.writableEnded || res.destroyed) return true
     let bytes = 0

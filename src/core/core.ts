@@ -1,0 +1,135 @@
+import { verifyJwt } from '../auth/jwt.js'
+import { StreamAuthorizer } from '../auth/stream-authorizer.js'
+import { Disconnects } from '../disconnect.js'
+import { HeraldError } from '../errors.js'
+import type { Hub } from '../hub/hub.js'
+import type { Diagnostics } from '../observability/diagnostics.js'
+import type { StreamMessage } from '../protocol/messages.js'
+import { Clients, type ClientsOptions } from './clients.js'
+import { Connection } from './connection.js'
+import type { ConnectionContext } from './context.js'
+import { SessionCache, type SessionState } from './session-cache.js'
+import type { StreamHooks } from './stream-hooks.js'
+import type { Wire, WireRequest } from './wire.js'
+
+export interface CoreOptions extends ClientsOptions {
+  outboxBytes: number
+  /** How long a disconnected session stays restorable (0 = never). */
+  sessionsTtlMs: number
+  publicStreams: boolean
+  streamsSecret: string
+  /** HS256/384/512 secret for connection tokens (`?jid=` / `X-JID`); empty = every client is accepted. */
+  jwtSecret: string
+}
+
+/**
+ * The protocol core of one node, as transports see it: admission (connection auth, the session
+ * limit, restore, welcome), the connections, and what each connection shares. Transports build
+ * a Wire and call `accept`; everything about subscriptions, history and positions happens behind it.
+ */
+export class Core implements ConnectionContext {
+  readonly clients: Clients
+  readonly sessions: SessionCache
+  readonly authorizer: StreamAuthorizer
+  readonly outboxBytes: number
+  private readonly hooks: StreamHooks[] = []
+
+  constructor(
+    readonly hub: Hub,
+    readonly options: Readonly<CoreOptions>,
+    readonly diagnostics: Diagnostics,
+  ) {
+    this.outboxBytes = options.outboxBytes
+    this.sessions = new SessionCache(options.sessionsTtlMs)
+    this.clients = new Clients(options, this.sessions, diagnostics)
+    this.authorizer = new StreamAuthorizer(options)
+  }
+
+  addHooks(hooks: StreamHooks): void {
+    this.hooks.push(hooks)
+  }
+
+  snapshot(stream: string, after?: StreamMessage): Promise<string | undefined> | string | undefined {
+    if (this.hooks.length === 1) return this.hooks[0].snapshot(stream, after)
+    return this.firstSnapshot(stream, after)
+  }
+
+  private async firstSnapshot(stream: string, after?: StreamMessage): Promise<string | undefined> {
+    for (const hook of this.hooks) {
+      const s = await hook.snapshot(stream, after)
+      if (s !== undefined) return s
+    }
+    return undefined
+  }
+
+  /**
+   * Connection-level authentication, the same for every transport: with `jwtSecret` set, a valid
+   * token in the `X-JID` header or the `jid` query parameter. Returns why it failed, or undefined.
+   */
+  authenticate(request: WireRequest): string | undefined {
+    const secret = this.options.jwtSecret
+    if (!secret) return undefined
+    const header = request.headers['x-jid']
+    const token = (Array.isArray(header) ? header[0] : header) || request.url.searchParams.get('jid')
+    if (!token) return 'no token (X-JID header or jid parameter)'
+    return verifyJwt(token, secret).ok ? undefined : 'invalid or expired token'
+  }
+
+  /**
+   * The admission check every HTTP transport makes before it holds a request: the connection
+   * token (401), then the session limit (503). Throws the HeraldError to answer with.
+   */
+  admit(request: WireRequest): void {
+    const denied = this.authenticate(request)
+    if (denied !== undefined) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', denied)
+    if (!this.clients.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
+  }
+
+  /** Room for one more client under `maxSessions`? */
+  canAccept(): boolean {
+    return this.clients.canAccept()
+  }
+
+  /**
+   * Wraps a transport's wire in a connection and sends `welcome`, or restores the session the
+   * request names (`X-AnyCable-Restore-SID` header, else `?sid=`) when its wire can restore.
+   * `admitted`: the transport already ran `admit` (an HTTP transport verifies a token once).
+   */
+  accept(wire: Wire, request: WireRequest, admitted = false): Connection {
+    const conn = new Connection(this, wire, request)
+    this.clients.add(conn)
+    this.diagnostics.connectionOpen(conn.sid, wire.info.transport, request.remoteAddress)
+    const denied = admitted ? undefined : this.authenticate(request)
+    if (denied !== undefined) {
+      // HTTP transports check first and answer 401; a WebSocket hears it as a disconnect.
+      this.diagnostics.inputReject('HERALD_ERR_UNAUTHORIZED', denied, { sid: conn.sid, transport: wire.info.transport })
+      conn.disconnect(Disconnects.unauthorized)
+      return conn
+    }
+    const from = restoreSidOf(wire, request)
+    const state = from === undefined ? undefined : this.sessions.take(from)
+    conn.open(state === undefined ? undefined : { from: from!, state })
+    return conn
+  }
+
+  ended(conn: Connection, state: SessionState | undefined): void {
+    if (!this.clients.remove(conn)) return
+    if (state !== undefined) this.sessions.save(conn.sid, state)
+  }
+
+  start(): void {
+    this.clients.start()
+  }
+
+  /** Ends every connection with `server_restart` and stops the timers. */
+  shutdown(): void {
+    this.clients.shutdown()
+  }
+}
+
+/** The sid a reconnecting client asks to restore; only extended-protocol wires that can restore look. */
+function restoreSidOf(wire: Wire, request: WireRequest): string | undefined {
+  if (!wire.info.extended || !wire.info.restorable) return undefined
+  const header = request.headers['x-anycable-restore-sid']
+  return (Array.isArray(header) ? header[0] : header) || request.url.searchParams.get('sid') || undefined
+}
