@@ -64,6 +64,22 @@ export interface BrokerEvents {
   resubscribed?(): void
   /** The broker went up or down (metrics, 503 for publishers, a log line). */
   stateChanged?(state: BrokerState, detail?: string): void
+  /** A control message from some node (this one included) on `topic`: see Broker.notify. */
+  notified?(topic: string, payload: string): void
+}
+
+/**
+ * Small values shared by every node, each kept for the store's TTL after it was last set:
+ * restorable sessions, long-poll sessions, job records. Redis keys with EXPIRE; a NATS KV bucket
+ * (whose TTL is bucket-wide, hence one store per TTL); a Map in memory.
+ */
+export interface KeyValueStore {
+  get(key: string): Promise<string | undefined>
+  /** Sets the value and (re)starts its TTL. */
+  set(key: string, value: string): Promise<void>
+  /** Reads and deletes at once: of two nodes taking the same key, one gets it. */
+  take(key: string): Promise<string | undefined>
+  delete(key: string): Promise<void>
 }
 
 /**
@@ -97,6 +113,16 @@ export interface Broker {
   subscribe(stream: string): Promise<void> | undefined
   /** Stops delivering the stream's messages (its last local subscriber left). */
   unsubscribe(stream: string): void
+  /**
+   * A store under `namespace` whose values expire `ttlMs` after they were set (one store per
+   * namespace; asking again returns the same one).
+   */
+  store(namespace: string, ttlMs: number): KeyValueStore
+  /**
+   * Sends a control message to every node (at most once, no history): a job's cancel reaching
+   * the node that runs it, a long-poll session moving to another node.
+   */
+  notify(topic: string, payload: string): Promise<void>
   /** Disconnects; pending operations fail. */
   close(): Promise<void>
   /** Streams whose state this broker keeps on this node (for stats). */

@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto'
 import type { StreamMessage } from '../protocol/messages.js'
 import { HistoryUnavailable, type Broker, type BrokerEvents, type BrokerState, type History, type HistoryQuery, type Publication } from './broker.js'
+import { MemoryStore } from './memory-store.js'
 
 export interface MemoryBrokerOptions {
   /** Messages kept per stream. */
@@ -105,6 +106,7 @@ export class MemoryBroker implements Broker {
   state: BrokerState = 'up'
   private readonly logs = new Map<string, StreamLog>()
   private readonly subscribed = new Set<string>()
+  private readonly stores = new Map<string, MemoryStore>()
   private readonly now: () => number
   private sweepTimer: NodeJS.Timeout | undefined
 
@@ -174,6 +176,17 @@ export class MemoryBroker implements Broker {
     if (log) log.subscribed = false
   }
 
+  store(namespace: string, ttlMs: number): MemoryStore {
+    let store = this.stores.get(namespace)
+    if (!store) this.stores.set(namespace, (store = new MemoryStore(ttlMs, this.now)))
+    return store
+  }
+
+  /** One process: the control message goes straight back to this node. */
+  async notify(topic: string, payload: string): Promise<void> {
+    this.events.notified?.(topic, payload)
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweepTimer)
     this.sweepTimer = undefined
@@ -216,6 +229,7 @@ export class MemoryBroker implements Broker {
 
   /** Forgets streams whose history expired and that have no local subscribers; a shared timer runs it. */
   sweep(): void {
+    for (const store of this.stores.values()) store.sweep()
     const now = this.now()
     for (const [stream, log] of this.logs) {
       this.expire(log, now)
