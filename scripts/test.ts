@@ -41,13 +41,15 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', stopOnSignal)
   try {
     const env = { ...process.env, ...services.env }
-    const tsc = join(root, 'node_modules/.bin/tsc')
-    for (const [step, args] of [
-      ['type-checking src/', ['-p', 'tsconfig.json', '--noEmit']],
-      ['type-checking test/, bench/ and examples/', ['-p', 'test/tsconfig.json', '--noEmit']],
+    const bin = (name: string) => join(root, 'node_modules/.bin', name)
+    for (const [step, command, args] of [
+      ['type-checking src/', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']],
+      ['type-checking test/, bench/ and examples/', bin('tsc'), ['-p', 'test/tsconfig.json', '--noEmit']],
+      ['linting (eslint, typescript-eslint)', bin('eslint'), ['--max-warnings=0', '.']],
+      ['checking the layers of src/ (dependency-cruiser: no import upwards, no cycle between folders)', bin('depcruise'), ['--validate', '.dependency-cruiser.cjs', 'src']],
     ] as const) {
       say(step)
-      const code = await run(tsc, [...args], env)
+      const code = await run(command, [...args], env)
       if (code !== 0) return code
     }
     const files = argv.length > 0 ? argv : testFiles(join(root, 'test'))

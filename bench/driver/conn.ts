@@ -170,8 +170,8 @@ export function scanMessages(conn: Conn, buf: Buffer, start: number, end: number
     if (seq < 0) return Math.max(start, at - 1)
     // The stamp key "t" follows: `,"t":` or `,\"t\":`.
     let j = afterSeq
-    let t = -1
-    let afterT = 0
+    let t: number
+    let afterT: number
     for (;;) {
       const k = buf.indexOf('"t', j)
       if (k < 0 || k + 2 > end) return Math.max(start, at - 1)

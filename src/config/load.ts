@@ -63,7 +63,8 @@ export function parseArgv(argv: readonly string[], problems: string[]): { file?:
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (!arg.startsWith('--')) { problems.push(`unexpected argument "${arg}"`); continue }
-    let [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]
+    const [flag, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]
+    let name = flag
     const negated = name.startsWith('no-') && !flagToKey.has(name)
     if (negated) name = name.slice(3)
     if (name === 'config') {

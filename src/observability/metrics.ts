@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import { observe, type ConnectionClose, type ConnectionOpen, type Diagnostics, type H2Timeout, type HistoryReject, type InputReject, type JobStateChange, type TransportError } from './diagnostics.js'
+import { observe, type ConnectionClose, type ConnectionOpen, type Diagnostics, type H2Timeout, type InputReject, type JobStateChange, type TransportError } from './diagnostics.js'
 
 /** What the metrics read at scrape time: counts kept as plain integers by the parts that own them. */
 export interface MetricsSource {

@@ -1,7 +1,7 @@
 // ws exports these at runtime (index.js, wrapper.mjs) but @types/ws does not declare them.
 // Pinned: package.json fixes ws to an exact version because these are internals.
 import 'ws'
-import type { Writable } from 'node:stream'
+import type { Duplex, Writable } from 'node:stream'
 
 declare module 'ws' {
   interface FrameOptions {
@@ -29,6 +29,6 @@ declare module 'ws' {
     /** The negotiated subprotocol, set by the server before `setSocket`. @private in ws. */
     _protocol: string
     /** Attaches an already-upgraded duplex (used for RFC 8441 streams). @private in ws. */
-    setSocket(socket: import('node:stream').Duplex, head: Buffer, options: Record<string, unknown>): void
+    setSocket(socket: Duplex, head: Buffer, options: Record<string, unknown>): void
   }
 }
