@@ -25,6 +25,7 @@ export const channels = {
   brokerError: dc.channel('herald:broker:error'),
   h2Timeout: dc.channel('herald:h2:timeout'),
   jobState: dc.channel('herald:job:state'),
+  httpRequest: dc.channel('herald:http:request'),
   notice: dc.channel('herald:notice'),
 } as const
 
@@ -46,6 +47,8 @@ export interface BrokerStateChange { node: Diagnostics; kind: string; state: str
 export interface BrokerError { node: Diagnostics; op: string; err: unknown }
 export interface H2Timeout { node: Diagnostics; kind: 'stream' | 'session' | 'ping'; remote?: string }
 export interface JobStateChange { node: Diagnostics; id: string; type: string; state: string; durationMs?: number; error?: string }
+/** Every HTTP request (an upgrade and an extended CONNECT included), as it arrives: for access logs and tests. */
+export interface HttpRequestSeen { node: Diagnostics; httpVersion: string; method: string; path: string }
 /** Start-up, shutdown and other one-off lines an operator should see. */
 export interface Notice { node: Diagnostics; level: 'err' | 'warn' | 'notice' | 'info'; message: string; context: Record<string, unknown> }
 
@@ -108,6 +111,10 @@ export class Diagnostics {
 
   jobState(id: string, type: string, state: string, durationMs?: number, error?: string): void {
     if (channels.jobState.hasSubscribers) channels.jobState.publish({ node: this, id, type, state, durationMs, error } satisfies JobStateChange)
+  }
+
+  httpRequest(httpVersion: string, method: string, path: string): void {
+    if (channels.httpRequest.hasSubscribers) channels.httpRequest.publish({ node: this, httpVersion, method, path } satisfies HttpRequestSeen)
   }
 
   notice(level: Notice['level'], message: string, context: Record<string, unknown> = {}): void {

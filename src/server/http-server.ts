@@ -60,6 +60,7 @@ const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-]+)+\/?$|^\/$/
 /** Routes one request; unknown paths 404, thrown HeraldErrors become their status. */
 export function handleRequest(deps: RequestHandlerDeps, req: HttpRequest, res: HttpResponse): void | Promise<void> {
   const target = req.url ?? '/'
+  deps.diagnostics.httpRequest(req.httpVersion, req.method ?? '', target)
   const q = target.indexOf('?')
   const path = q < 0 ? target : target.slice(0, q)
   let pathname = path
@@ -121,6 +122,7 @@ export function addHttp1Handlers(server: http.Server | Http2SecureServer, deps: 
   // Read when the server starts listening; the TLS server ignores it as a constructor option.
   ;(server as http.Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = checkingInterval(deps.timeouts)
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    deps.diagnostics.httpRequest(req.httpVersion, req.method ?? '', req.url ?? '/')
     let url: URL
     try {
       url = new URL(req.url ?? '/', 'http://herald.invalid')

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { constants, Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { WebSocket, subprotocol } from 'ws'
+import { WebSocket, subprotocol, type WebSocketServer } from 'ws'
 import { HeraldError, type ErrorCode } from '../errors.js'
 import { abortHandshake } from '../http/handshake.js'
 import { sendError } from '../http/respond.js'
@@ -24,8 +24,8 @@ export interface ConnectDeps {
 }
 
 /** What `ws`'s own server would build for an upgraded socket (WebSocketServer.completeUpgrade). */
-export function serverWebSocket(transport: WebSocketTransport, stream: Duplex, protocol: string | undefined): WebSocket {
-  const opts = transport.wss.options as Record<string, unknown>
+export function serverWebSocket(wss: WebSocketServer, stream: Duplex, protocol: string | undefined): WebSocket {
+  const opts = wss.options as Record<string, unknown>
   // `new WebSocket(null, undefined, serverOptions)`: without the server's options autoPong is off
   // and closeTimeout undefined, so the stream would be destroyed right after our close frame
   // (node-platform-notes §1).
@@ -81,6 +81,7 @@ export function handleConnect(
   }
   const res = resOrSocket as Http2ServerResponse
   const h = req.headers
+  deps.ws.diagnostics.httpRequest(req.httpVersion, 'CONNECT', String(h[':path'] ?? ''))
   const protocol = h[':protocol']
   if (protocol === undefined) return refuse(deps, res, 'HERALD_ERR_METHOD_NOT_ALLOWED', 'CONNECT without :protocol')
   if (String(protocol).toLowerCase() !== 'websocket') return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', `unsupported :protocol ${protocol}`)
@@ -118,7 +119,7 @@ export function handleConnect(
   if (typeof key === 'string') headers['sec-websocket-accept'] = acceptKey(key)
   // RFC 8441 §5: a 2xx answers the CONNECT and the stream carries WebSocket frames from here on.
   stream.respond({ ':status': 200, ...headers })
-  const ws = serverWebSocket(deps.ws, stream, chosen || undefined)
+  const ws = serverWebSocket(deps.ws.wss, stream, chosen || undefined)
   stream.once('finish', onWebSocketStreamFinish)
   // A WebSocket has its own pings; like an upgraded HTTP/1.1 socket it outlives the idle timeouts.
   makeStreamImmortal(stream)

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
-import type { IncomingMessage } from 'node:http'
-import type { Http2ServerRequest } from 'node:http2'
 import { after, before, test } from 'node:test'
 import { chromium, type Browser } from 'playwright-core'
+import { observe, type HttpRequestSeen } from '../../src/observability/diagnostics.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
 import { makeSelfSignedCert, type TestCert } from '../support/tls.js'
 
@@ -18,12 +17,10 @@ const seen: { version: string; method: string; path: string }[] = []
 before(async () => {
   cert = makeSelfSignedCert()
   h = await startHerald({ tlsCert: cert.cert, tlsKey: cert.key })
-  const record = (req: IncomingMessage | Http2ServerRequest) =>
-    seen.push({ version: req.httpVersion, method: req.method ?? '', path: String(req.headers[':path'] ?? req.url) })
-  const server = h.herald.listeners[0].h2
-  server.on('request', record)
-  server.on('connect', record)
-  server.on('upgrade', record)
+  // Herald's own account of each request (the herald:http:request diagnostics channel).
+  observe(h.herald.diagnostics, {
+    httpRequest: (r: HttpRequestSeen) => seen.push({ version: r.httpVersion, method: r.method, path: r.path }),
+  })
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',

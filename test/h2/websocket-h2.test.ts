@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { Duplex } from 'node:stream'
 import { after, before, test } from 'node:test'
 import { Agent, WebSocket as UndiciWebSocket } from 'undici'
-import { WebSocket } from 'ws'
+import { WebSocket, WebSocketServer } from 'ws'
 import { publicIdentifier } from '../../src/protocol/identifier.js'
 import { serverWebSocket } from '../../src/transport/websocket-h2.js'
 import { connectH2, h2Request, H2WebSocket } from '../support/h2.js'
@@ -133,8 +133,9 @@ test('same limits, pings and close codes as over HTTP/1.1', async () => {
 
 test('the server-side WebSocket is built with the server options (pins ws internals)', () => {
   const duplex = new Duplex({ read() {}, write(_c, _e, cb) { cb() } })
-  const ws = serverWebSocket(h.herald.ws, duplex, 'actioncable-v1-ext-json') as any
-  const opts = h.herald.ws.wss.options as any
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 })
+  const ws = serverWebSocket(wss, duplex, 'actioncable-v1-ext-json') as any
+  const opts = wss.options as any
   assert.equal(ws.protocol, 'actioncable-v1-ext-json')
   assert.equal(ws.readyState, WebSocket.OPEN)
   assert.equal(ws._autoPong, opts.autoPong ?? true)
