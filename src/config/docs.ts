@@ -1,12 +1,10 @@
-import { envName, kebab } from './load.js'
-import { configSchema } from './schema.js'
+import { envName, kebab, optionSchemas } from './load.js'
 
 /** docs/configuration.md, generated from the schema so the two cannot disagree. */
 export function configurationMarkdown(): string {
-  const rows = Object.entries(configSchema.shape).map(([key, field]: [string, any]) => {
-    const def = field._zod.def.defaultValue
-    const shown = def === undefined ? '' : `\`${JSON.stringify(def)}\``
-    return `| \`--${kebab(key)}\` | \`${envName(key)}\` | ${shown} | ${String(field.description ?? '').replace(/\|/g, '\\|')} |`
+  const rows = Object.entries(optionSchemas).map(([key, option]) => {
+    const shown = option.default === undefined ? '' : `\`${JSON.stringify(option.default)}\``
+    return `| \`--${kebab(key)}\` | \`${envName(key)}\` | ${shown} | ${String(option.description ?? '').replace(/\|/g, '\\|')} |`
   })
   return `# Configuration
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { z } from 'zod'
 import { configSchema, type HeraldConfig } from './schema.js'
 
 /** Every problem with the configuration, one `path: message` per line. */
@@ -15,12 +16,21 @@ const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 const envName = (k: string) => `HERALD_${kebab(k).replace(/-/g, '_').toUpperCase()}`
 const flagToKey = new Map(keys.map((k) => [kebab(k), k]))
 
-/** The base zod type of a field, under its default/optional wrappers. */
-function baseType(key: string): string {
-  let t: any = (configSchema.shape as any)[key]
-  while (t?._zod?.def?.innerType) t = t._zod.def.innerType
-  return t?._zod?.def?.type ?? 'string'
+/** Each option as JSON Schema (zod's public view of it): its type, default and description. */
+interface OptionSchema {
+  type?: string
+  default?: unknown
+  description?: string
 }
+export const optionSchemas = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }).properties as Record<string, OptionSchema>
+
+/** The JSON type of a field: `number` (integers too), `boolean`, `array` or `string`. */
+function baseType(key: string): string {
+  const type = optionSchemas[key]?.type
+  return type === 'integer' ? 'number' : (type ?? 'string')
+}
+
+const stringBool = z.stringbool({ truthy: ['1', 'true', 'yes', 'on'], falsy: ['0', 'false', 'no', 'off'] })
 
 /** Turns a string from the environment or the command line into the field's type. */
 function coerce(key: string, raw: string, source: string, problems: string[]): unknown {
@@ -32,11 +42,12 @@ function coerce(key: string, raw: string, source: string, problems: string[]): u
       problems.push(`${key}: expected a number, got "${raw}" (${source})`)
       return undefined
     }
-    case 'boolean':
-      if (/^(1|true|yes|on)$/i.test(raw)) return true
-      if (/^(0|false|no|off)$/i.test(raw)) return false
+    case 'boolean': {
+      const parsed = stringBool.safeParse(raw)
+      if (parsed.success) return parsed.data
       problems.push(`${key}: expected true or false, got "${raw}" (${source})`)
       return undefined
+    }
     case 'array':
       try {
         return JSON.parse(raw)
@@ -127,7 +138,8 @@ function normalizeListener(entry: unknown): unknown {
   for (const [k, v] of Object.entries(entry)) {
     const key = camel(k)
     if (key === 'h2HalfClosedLongPoll' && typeof v === 'string') {
-      out[key] = /^(1|true|yes|on)$/i.test(v) ? true : /^(0|false|no|off)$/i.test(v) ? false : v
+      const parsed = stringBool.safeParse(v)
+      out[key] = parsed.success ? parsed.data : v
     } else out[key] = v
   }
   return out
@@ -167,9 +179,8 @@ export function loadConfig(sources: LoadSources = {}): Readonly<HeraldConfig> {
 /** Lines for `herald --help`: every option with its flag, variable, default and description. */
 export function describeOptions(): string[] {
   return keys.map((k) => {
-    const field: any = (configSchema.shape as any)[k]
-    const def = field._zod.def.defaultValue
-    return `  --${kebab(k)} (${envName(k)}, default ${JSON.stringify(def)})\n      ${field.description ?? ''}`
+    const option = optionSchemas[k]
+    return `  --${kebab(k)} (${envName(k)}, default ${JSON.stringify(option.default)})\n      ${option.description ?? ''}`
   })
 }
 
