@@ -2,7 +2,7 @@
  * The raw `ws` peer: the practical ceiling for a Node WebSocket server. Subscribers connect to
  * /ws/<channel>; POST /pub/<channel> (raw body) or POST /pub (JSON array of {stream, data})
  * publishes. Each message is framed once (ws's Sender.frame) and each socket gets one write
- * per event-loop turn (node-platform-notes §2: frame once + batch ≈ 8× plain ws.send).
+ * per event-loop turn (docs/node-notes.md §2: frame once + batch ≈ 8× plain ws.send).
  * With a second port argument it also serves RFC 8441 WebSockets over h2c there, the same way
  * (frames written to the CONNECT streams): the ceiling for Herald's WebSocket over HTTP/2.
  */

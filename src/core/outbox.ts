@@ -3,7 +3,7 @@ import type { Wire } from './wire.js'
 /**
  * Outboxes with something to send this event-loop turn. One setImmediate flushes them all, so
  * every socket gets one write per turn however many broadcasts it received
- * (node-platform-notes §2: batching writes per socket per turn is worth ≈8× in fan-out).
+ * (docs/node-notes.md §2: batching writes per socket per turn is worth ≈8× in fan-out).
  */
 const dirty: Outbox[] = []
 let flushScheduled = false

@@ -3,7 +3,7 @@ import type { Framing } from './framing.js'
 
 /**
  * One broadcast for one channel identifier, encoded lazily and at most once per framing, then
- * shared by every subscriber of that identifier (centrifuge's preparedKey; STYLE §8). The whole
+ * shared by every subscriber of that identifier (centrifuge's preparedKey). The whole
  * Action Cable data reply is built only if a framing asks for it.
  */
 export class PreparedBroadcast {

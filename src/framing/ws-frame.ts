@@ -5,7 +5,7 @@ const FRAME_OPTS = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1
 
 /**
  * RFC 6455 text frames built once with ws's own framer and written raw to every socket, so a
- * broadcast costs one encode for all subscribers (node-platform-notes §2: frame once + batch ≈ 8×).
+ * broadcast costs one encode for all subscribers (docs/node-notes.md §2: frame once + batch ≈ 8×).
  */
 export function wsTextFrame(text: string): Buffer {
   const list = Sender.frame(Buffer.from(text, 'utf8'), FRAME_OPTS) as Buffer[]

@@ -2,7 +2,7 @@ import { Http2ServerRequest, type Http2Session, type ServerHttp2Stream } from 'n
 import type { HttpRequest } from './body.js'
 
 /**
- * "Immortal" HTTP/2 streams, after libwebsockets' h2 long poll (README.h2-long-poll.md): on a
+ * "Immortal" HTTP/2 streams, after libwebsockets' h2 long poll (docs/node-notes.md §3): on a
  * listener with `h2HalfClosedLongPoll`, a streaming response whose client has half-closed its
  * stream (END_STREAM on a GET's HEADERS, after a POST's body, or as an empty DATA frame) is
  * exempt from the stream idle timeout, and its session from the session idle timeout while at
@@ -49,7 +49,7 @@ export function makeStreamImmortal(stream: ServerHttp2Stream): boolean {
   if (!state || tagged[kImmortal] || stream.destroyed || stream.closed) return false
   tagged[kImmortal] = state
   stream.setTimeout(0)
-  // 0→1: no session timeout while an immortal stream lives (node-platform-notes §3).
+  // 0→1: no session timeout while an immortal stream lives (docs/node-notes.md §3).
   if (state.immortal++ === 0) {
     state.session.setTimeout(0)
     state.lastPingAt = Date.now()
@@ -64,7 +64,7 @@ function onImmortalStreamClose(this: TaggedStream): void {
   if (--state.immortal > 0) return
   state.pingSentAt = 0
   // Back to 0: the idle timeout again. No callback here: the one given when the session was
-  // accepted is still attached, and a second would fire twice (node-platform-notes §3).
+  // accepted is still attached, and a second would fire twice (docs/node-notes.md §3).
   if (!state.session.destroyed && !state.session.closed && state.idleMs > 0) state.session.setTimeout(state.idleMs)
 }
 
@@ -75,7 +75,7 @@ function onHalfClosed(this: ServerHttp2Stream): void {
 /**
  * Makes the response to `req` immortal: one that stays open longer than any request (SSE,
  * HTTP streaming, held polls, a custom streaming route). HTTP/1.1: the socket inactivity timeout
- * is lifted (node-platform-notes §3: a non-zero `server.timeout` would cut a silent response;
+ * is lifted (docs/node-notes.md §3: a non-zero `server.timeout` would cut a silent response;
  * requestTimeout only covers receiving the request, so it never cuts a held answer). HTTP/2 on a
  * listener with `h2HalfClosedLongPoll`: the stream becomes immortal once the client has
  * half-closed it (now, or when its END_STREAM arrives); elsewhere an HTTP/2 stream keeps its

@@ -12,7 +12,7 @@ import { sendError, type HttpResponse } from '../http/respond.js'
 import { requestUrl, type Router } from '../http/router.js'
 
 /**
- * Node's HTTP/1.1 timeouts, in milliseconds, set on purpose (node-platform-notes §3): held
+ * Node's HTTP/1.1 timeouts, in milliseconds, set on purpose (docs/node-notes.md §3): held
  * responses (SSE, long polls) are never cut because `requestTimeout` only covers receiving the
  * request and `timeout` (socket inactivity) stays 0; clients that dawdle over their headers or
  * body, or sit idle between requests, still are.
@@ -115,7 +115,7 @@ export function createHttp1Server(deps: RequestHandlerDeps): http.Server {
 /**
  * The HTTP/1.1 side of a server: timeouts, WebSocket upgrades and client errors. Also used on
  * the TLS listener's allowHTTP1 fallback, whose keepAliveTimeout Node leaves undefined (idle
- * keep-alive sockets would never close, node-platform-notes §3).
+ * keep-alive sockets would never close, docs/node-notes.md §3).
  */
 export function addHttp1Handlers(server: http.Server | Http2SecureServer, deps: RequestHandlerDeps): void {
   Object.assign(server, deps.timeouts)
@@ -161,7 +161,7 @@ export function addHttp1Handlers(server: http.Server | Http2SecureServer, deps: 
 export function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    // A backlog above Node's 511 so connection bursts are not refused (node-platform-notes §4).
+    // A backlog above Node's 511 so connection bursts are not refused (docs/node-notes.md §4).
     server.listen({ host, port, backlog: 4096 }, () => {
       server.off('error', reject)
       resolve(server.address() as AddressInfo)

@@ -41,7 +41,7 @@ export class Lane {
 /**
  * Every hold deadline of the HTTP transports (held polls, flush windows, keepalive expiry) in one
  * binary min-heap, plus lanes for fixed delays, with one timer armed for the earliest, never a
- * timer per request (STYLE §8; libwebsockets keeps one sorted timeout list per service thread).
+ * timer per request (libwebsockets keeps one sorted timeout list per service thread).
  * Cancelling removes the entry at once, so `size` is exactly what is pending.
  */
 export class Deadlines {

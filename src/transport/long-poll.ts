@@ -24,7 +24,7 @@ export interface LongPollOptions {
   pollKeepaliveTimeoutMs: number
 }
 
-/** AnyCable's header (docs/long_polling.md); Node lower-cases incoming names. */
+/** AnyCable's long-polling header; Node lower-cases incoming names. */
 const POLL_ID = 'x-anycable-poll-id'
 const CONTENT_TYPE = 'application/x-ndjson; charset=utf-8'
 const EMPTY = Buffer.alloc(0)
@@ -211,7 +211,7 @@ class LongPollWire implements Wire {
 }
 
 /**
- * Session long polling at `--poll-path` (seeds/anycable-long-polling.md): the first POST opens a
+ * AnyCable's session long polling at `--poll-path` (docs/protocol.md): the first POST opens a
  * session like a WebSocket upgrade and gets `X-Anycable-Poll-ID`; later POSTs carry it, may carry
  * JSON Lines commands, and are held until messages arrive (then batched for the flush interval)
  * or the poll interval ends. Sessions not polled within the keepalive timeout are closed; their

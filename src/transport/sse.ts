@@ -9,7 +9,7 @@ import { identifierParam, openStream, sinceParam, type StreamDeps } from './stre
 
 export const EVENT_STREAM = 'text/event-stream; charset=utf-8'
 
-/** `Last-Event-ID` (`<offset>/<epoch>/<stream>`) as a history request for that one stream (spec §5). */
+/** `Last-Event-ID` (`<offset>/<epoch>/<stream>`) as a history request for that one stream (docs/protocol.md, HTTP transports). */
 export function lastEventId(req: HttpRequest): HistoryRequest | undefined {
   const raw = req.headers['last-event-id']
   const value = Array.isArray(raw) ? raw[0] : raw
@@ -20,7 +20,7 @@ export function lastEventId(req: HttpRequest): HistoryRequest | undefined {
 }
 
 /**
- * Server-Sent Events, AnyCable-compatible (spec §5): `GET /events` with `identifier`, `stream` or
+ * Server-Sent Events, AnyCable-compatible (docs/protocol.md, HTTP transports): `GET /events` with `identifier`, `stream` or
  * `signed_stream` (+ `history_since`, `Last-Event-ID`), and `POST /events` with JSON Lines
  * subscribe commands. (A job's own SSE stream, `/jobs/:id/events`, is the jobs layer's.)
  */

@@ -28,7 +28,7 @@ export function serverWebSocket(wss: WebSocketServer, stream: Duplex, protocol: 
   const opts = wss.options as Record<string, unknown>
   // `new WebSocket(null, undefined, serverOptions)`: without the server's options autoPong is off
   // and closeTimeout undefined, so the stream would be destroyed right after our close frame
-  // (node-platform-notes §1).
+  // (docs/node-notes.md §1).
   const Ctor = WebSocket as unknown as new (address: null, protocols: undefined, options: Record<string, unknown>) => WebSocket
   const ws = new Ctor(null, undefined, opts)
   if (protocol) ws._protocol = protocol

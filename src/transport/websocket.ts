@@ -55,7 +55,7 @@ class WebSocketWire implements Wire {
   write(frames: Buffer[]): boolean {
     const socket = this.socket
     if (socket.destroyed || !socket.writable) return true
-    // One write per turn: a concatenated buffer beats several writes (node-platform-notes §2).
+    // One write per turn: a concatenated buffer beats several writes (docs/node-notes.md §2).
     const ok = socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames))
     // 'drain' is listened for only once a write is refused (the Outbox then waits for it), so an
     // idle socket carries no extra listener or tag (bench idle: memory per connection).

@@ -96,7 +96,7 @@ test('the preface sniffer: a request split across packets, and a near-miss of th
   assert.match(await ask(['PRI * HTTP/1.1\r\n', 'Host: x\r\nConnection: close\r\n\r\n']), /^HTTP\/1\.1 [45]\d\d /)
 })
 
-test('the allowHTTP1 fallback gets the HTTP/1.1 timeouts: idle keep-alive closed, a slow body cut with 408 (node-platform-notes §3)', async () => {
+test('the allowHTTP1 fallback gets the HTTP/1.1 timeouts: idle keep-alive closed, a slow body cut with 408 (docs/node-notes.md §3)', async () => {
   const c = makeSelfSignedCert()
   const k = await startHerald({ tlsCert: c.cert, tlsKey: c.key, keepAliveTimeout: 0.2, requestTimeout: 0.3, headersTimeout: 0.2 })
   const connect = async () => {

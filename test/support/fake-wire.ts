@@ -14,7 +14,7 @@ export const textFraming = defineFraming({
 })
 
 /**
- * The one fake the suite allows (STYLE §12): a Wire that records what the core writes and plays
+ * The one fake the suite allows: a Wire that records what the core writes and plays
  * the kernel's backpressure on demand, for unit tests of the outbox, the connection and the hub.
  */
 export class FakeWire implements Wire {

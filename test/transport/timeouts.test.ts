@@ -9,7 +9,7 @@ import { broadcast } from '../support/util.js'
 import { lpPost, StreamReader } from './http-clients.js'
 
 /**
- * node-platform-notes §3 at a smaller scale, on Herald's own listener: requestTimeout and
+ * docs/node-notes.md §3 at a smaller scale, on Herald's own listener: requestTimeout and
  * headersTimeout short (--request-timeout, --headers-timeout), so they bite within the test.
  * Held responses must outlive requestTimeout; a slow request body must not.
  */
