@@ -1,5 +1,5 @@
 import { HeraldError } from '../errors.js'
-import type { HttpResponse } from './respond.js'
+import { setHeaders, type HttpResponse } from './respond.js'
 import type { HttpRequest } from './body.js'
 import type { OriginPolicy } from './origin.js'
 
@@ -41,8 +41,7 @@ export class Cors {
 
   /** Sets the CORS headers for `req` on `res`; throws HERALD_ERR_FORBIDDEN_ORIGIN for a refused origin. */
   apply(req: HttpRequest, res: HttpResponse): void {
-    const headers = this.headers(req)
-    for (const name in headers) res.setHeader(name, headers[name])
+    setHeaders(res, this.headers(req))
   }
 
   /** Answers an OPTIONS preflight: 204 with the allowed methods and headers. */

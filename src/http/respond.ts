@@ -4,6 +4,11 @@ import { HeraldError } from '../errors.js'
 
 export type HttpResponse = ServerResponse | Http2ServerResponse
 
+/** Sets each of `headers` on `res` (before its head is written). */
+export function setHeaders(res: HttpResponse, headers: Readonly<Record<string, string>>): void {
+  for (const name in headers) res.setHeader(name, headers[name])
+}
+
 export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
   res.writeHead(status, {

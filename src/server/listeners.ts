@@ -123,7 +123,7 @@ interface ListenerSessionState extends H2SessionState {
  * Both advertise SETTINGS_ENABLE_CONNECT_PROTOCOL because both serve RFC 8441 at the WebSocket
  * path (a listener that advertised it without serving CONNECT would break Chromium's WebSockets).
  * HTTP/2 streams and sessions idle for `h2IdleTimeout` are closed, except immortal streams
- * (server/long-lived.ts), whose sessions are PINGed instead.
+ * (http/immortal.ts), whose sessions are PINGed instead.
  */
 export class Listener {
   readonly secure: boolean

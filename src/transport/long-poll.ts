@@ -4,7 +4,7 @@ import { Disconnects, type Disconnect } from '../disconnect.js'
 import { HeraldError } from '../errors.js'
 import type { Core } from '../core/core.js'
 import { makeImmortal } from '../http/immortal.js'
-import { sendError, type HttpResponse } from '../http/respond.js'
+import { sendError, setHeaders, type HttpResponse } from '../http/respond.js'
 import { requestUrl, type Router } from '../http/router.js'
 import type { Cors } from '../http/cors.js'
 import type { Deadline, Deadlines, Lane } from './deadlines.js'
@@ -368,8 +368,4 @@ export class LongPollTransport {
       session.conn.receive(line)
     }
   }
-}
-
-function setHeaders(res: HttpResponse, headers: Headers): void {
-  for (const k in headers) res.setHeader(k, headers[k])
 }

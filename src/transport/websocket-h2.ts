@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocket, subprotocol, type WebSocketServer } from 'ws'
 import { HeraldError, type ErrorCode } from '../errors.js'
 import { abortHandshake } from '../http/handshake.js'
-import { sendError } from '../http/respond.js'
+import { sendError, setHeaders } from '../http/respond.js'
 import { makeStreamImmortal } from '../http/immortal.js'
 import type { WebSocketTransport } from './websocket.js'
 
@@ -57,7 +57,7 @@ function onWebSocketStreamFinish(this: ServerHttp2Stream): void {
 
 function refuse(deps: ConnectDeps, res: Http2ServerResponse, code: ErrorCode, detail: string, headers: Record<string, string> = {}): void {
   deps.ws.diagnostics.inputReject(code, `websocket over h2 refused: ${detail}`, { remote: res.stream.session?.socket?.remoteAddress })
-  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
+  setHeaders(res, headers)
   sendError(res, new HeraldError(code, detail))
 }
 
