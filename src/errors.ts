@@ -6,6 +6,7 @@
 export const ERRORS = {
   HERALD_ERR_BAD_JSON: { status: 400, message: 'body is not valid JSON' },
   HERALD_ERR_BAD_REQUEST: { status: 400, message: 'request has the wrong shape' },
+  HERALD_ERR_JSON_TOO_DEEP: { status: 400, closeCode: 1008, message: 'JSON nested too deep' },
   HERALD_ERR_INVALID_UTF8: { status: 400, closeCode: 1007, message: 'text is not valid UTF-8' },
   HERALD_ERR_UNKNOWN_JOB_TYPE: { status: 400, message: 'unknown job type' },
   HERALD_ERR_UNAUTHORIZED: { status: 401, message: 'missing or wrong credentials' },

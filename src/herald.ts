@@ -7,6 +7,7 @@ import { loadConfig, type LoadSources } from './config/load.js'
 import type { HeraldConfig } from './config/schema.js'
 import { Core } from './core/core.js'
 import type { TransportName } from './core/wire.js'
+import { Cors } from './http/cors.js'
 import { OriginPolicy } from './http/origin.js'
 import { Router } from './http/router.js'
 import { Hub } from './hub/hub.js'
@@ -89,12 +90,12 @@ export class Herald {
 
   constructor(options: HeraldOptions = {}) {
     const config = (this.config = options.config ?? loadConfig(options))
-    this.log = options.logger ?? createLogger(config.logLevel)
+    this.log = options.logger ?? createLogger(config.logLevel, undefined, config.logFormat)
     this.stopLogging = logEvents(this.diagnostics, this.log)
     this.streamsSecret = config.streamsSecret || randomBytes(32).toString('hex')
     const createBroker = options.createBroker ?? ((events: BrokerEvents) =>
       new MemoryBroker(events, { historyLimit: config.historyLimit, historyTtlMs: config.historyTtl * 1000 }))
-    this.hub = new Hub((events) => createBroker(events, config), this.diagnostics)
+    this.hub = new Hub((events) => createBroker(events, config), this.diagnostics, config.maxJsonDepth)
     this.core = new Core(this.hub, {
       outboxBytes: config.outboxBytes,
       sessionsTtlMs: config.sessionsTtl * 1000,
@@ -105,12 +106,15 @@ export class Herald {
       publicStreams: config.publicStreams,
       streamsSecret: this.streamsSecret,
       jwtSecret: config.jwtSecret,
+      maxSubscriptions: config.maxSubscriptions,
+      commandLimits: { maxDepth: config.maxJsonDepth, maxIdentifierLength: config.maxIdentifierLength },
     }, this.diagnostics)
-    this.jobs = new JobManager(this.hub, { ttlMs: config.jobsTtl * 1000, diagnostics: this.diagnostics })
+    this.jobs = new JobManager(this.hub, { ttlMs: config.jobsTtl * 1000, diagnostics: this.diagnostics, maxJsonDepth: config.maxJsonDepth })
     this.jobs.define('demo', demoJob)
     this.jobs.define('external', { description: 'driven by an outside worker via POST /jobs/:id/progress' })
     this.core.addHooks(this.jobs)
     const origins = new OriginPolicy(config.allowedOrigins)
+    const cors = new Cors(origins)
     this.ws = new WebSocketTransport(this.core, this.diagnostics, {
       path: config.path,
       maxMessageSize: config.maxMessageSize,
@@ -118,8 +122,8 @@ export class Herald {
       kaTimeMs: config.kaTime * 1000,
       origins,
     })
-    this.addRoutes()
-    this.http = new HttpTransports(this.router, this.core, origins, {
+    this.addRoutes(cors)
+    this.http = new HttpTransports(this.router, this.core, cors, {
       sse: config.sse,
       poll: config.poll,
       maxBodyBytes: config.maxBodyBytes,
@@ -258,7 +262,7 @@ export class Herald {
     return { sessions, immortalStreams }
   }
 
-  private addRoutes(): void {
+  private addRoutes(cors: Cors): void {
     const c = this.config
     const r = this.router
     r.add('GET', '/health', (_req, res) => {
@@ -278,8 +282,8 @@ export class Herald {
         res.end(page)
       })
     }
-    addPublishRoute(r, this.hub, { broadcastKey: c.broadcastKey, maxBodyBytes: c.maxBodyBytes })
-    addJobRoutes(r, this.jobs, { maxBodyBytes: c.maxBodyBytes, broadcastKey: c.broadcastKey, streamsSecret: this.streamsSecret })
+    addPublishRoute(r, this.hub, cors, { broadcastKey: c.broadcastKey, maxBodyBytes: c.maxBodyBytes, maxJsonDepth: c.maxJsonDepth })
+    addJobRoutes(r, this.jobs, cors, { maxBodyBytes: c.maxBodyBytes, maxJsonDepth: c.maxJsonDepth, broadcastKey: c.broadcastKey, streamsSecret: this.streamsSecret })
   }
 }
 

@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs'
 import { describeOptions, HeraldConfigError, loadConfig } from '../config/load.js'
 import { Herald } from '../herald.js'
 
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
 const USAGE = `Usage: herald [--config FILE] [--option value ...]
+       herald --version
 
 Options (flag, environment variable, default):
 ${describeOptions().join('\n')}
@@ -10,6 +14,10 @@ ${describeOptions().join('\n')}
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE)
+    return
+  }
+  if (argv.includes('--version') || argv.includes('-v')) {
+    process.stdout.write(`herald ${VERSION}\n`)
     return
   }
   let config
@@ -24,8 +32,24 @@ async function main(argv: string[]): Promise<void> {
     throw err
   }
   const herald = new Herald({ config, defaultMetrics: true })
-  await herald.listen()
-  process.stdout.write(`Herald is running at ${herald.url}  (demo page: ${herald.url}/, WebSocket: ${herald.url.replace('http', 'ws')}${config.path})\n`)
+  // The last line of defence: a fault that escaped every handler is logged, and every other
+  // client is still served (each request and connection already ends itself on its own faults).
+  process.on('uncaughtException', (err) => herald.diagnostics.requestFail('uncaught exception', err))
+  process.on('unhandledRejection', (err) => herald.diagnostics.requestFail('unhandled rejection', err))
+  try {
+    await herald.listen()
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { port?: number; address?: string }
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+      const why = e.code === 'EADDRINUSE' ? 'is in use' : 'needs more privileges'
+      process.stderr.write(`herald: ${e.address ?? config.host}:${e.port ?? config.port} ${why}; start with --port <another> (or HERALD_PORT=…)\n`)
+      process.exit(1)
+    }
+    throw err
+  }
+  const ws = `${herald.url.replace('http', 'ws')}${config.path}`
+  process.stdout.write(`Herald ${VERSION} is running at ${herald.url}  (demo page: ${herald.url}/, WebSocket: ${ws}, broker: ${herald.hub.broker.kind})\n`)
+  for (const l of herald.listeners.slice(1)) process.stdout.write(`  also listening at ${l.url} (${l.spec.name})\n`)
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return

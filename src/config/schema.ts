@@ -46,6 +46,7 @@ export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080).describe('port to listen on (0 = any free port)'),
   path: z.string().regex(/^\//, 'must start with /').default('/cable').describe('WebSocket endpoint path'),
   logLevel: z.enum(LOG_LEVELS).default('notice').describe('log level: err|warn|notice|info|debug'),
+  logFormat: z.enum(['auto', 'json', 'pretty']).default('auto').describe('log lines as JSON, or pretty for people; auto = pretty when stderr is a terminal'),
 
   broadcastKey: z.string().default('')
     .describe('bearer key for POST /_broadcast and worker progress; empty = only loopback clients may publish'),
@@ -75,6 +76,12 @@ export const configSchema = z.strictObject({
 
   outboxBytes: bytes(1024 * 1024, 'per-client budget of queued outgoing bytes (over it: disconnect too_slow)'),
   maxBodyBytes: bytes(65536, 'largest HTTP request body for the jobs and publish APIs (over it: 413)'),
+  maxJsonDepth: z.number().int().min(1).max(1000).default(64)
+    .describe('deepest nesting of arrays and objects accepted in any JSON input: publish data, jobs, commands (over it: 400, or invalid_command)'),
+  maxSubscriptions: z.number().int().min(1).default(1000)
+    .describe('most subscriptions one connection may hold (over it: reject_subscription with a reason)'),
+  maxIdentifierLength: z.number().int().min(64).default(4096)
+    .describe('longest channel identifier a command may carry, in characters (over it: invalid_command)'),
 
   jwtSecret: z.string().default('')
     .describe('HMAC secret for connection tokens (?jid= or X-JID, HS256); empty = no connection auth'),

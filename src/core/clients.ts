@@ -105,16 +105,24 @@ export class Clients {
   private sweep(now: number): void {
     const { inactivityTimeoutMs: idleMs, maxLifetimeMs: lifetimeMs } = this.options
     for (const conn of this.all) {
-      if (idleMs > 0 && conn.wire.info.bidirectional && now - conn.lastSeen > idleMs) {
-        this.diagnostics.notice('info', 'inactivity timeout', { sid: conn.sid, idleMs: now - conn.lastSeen })
-        conn.disconnect(Disconnects.idle)
-      } else if (lifetimeMs > 0 && now - conn.openedAt > lifetimeMs) {
-        this.diagnostics.notice('info', 'maximum lifetime reached', { sid: conn.sid })
-        conn.disconnect(Disconnects.lifetime)
-      } else {
-        conn.expireRestoreHold(now)
+      try {
+        this.sweepOne(conn, now, idleMs, lifetimeMs)
+      } catch (err) {
+        conn.failed(err)
       }
     }
     this.sessions.sweep(now)
+  }
+
+  private sweepOne(conn: Connection, now: number, idleMs: number, lifetimeMs: number): void {
+    if (idleMs > 0 && conn.wire.info.bidirectional && now - conn.lastSeen > idleMs) {
+      this.diagnostics.notice('info', 'inactivity timeout', { sid: conn.sid, idleMs: now - conn.lastSeen })
+      conn.disconnect(Disconnects.idle)
+    } else if (lifetimeMs > 0 && now - conn.openedAt > lifetimeMs) {
+      this.diagnostics.notice('info', 'maximum lifetime reached', { sid: conn.sid })
+      conn.disconnect(Disconnects.lifetime)
+    } else {
+      conn.expireRestoreHold(now)
+    }
   }
 }

@@ -150,7 +150,7 @@ export class Connection implements WireSink, OutboxOwner {
     this.lastSeen = Date.now()
     let command
     try {
-      command = decodeCommand(text)
+      command = decodeCommand(text, this.ctx.commandLimits)
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err
       this.ctx.diagnostics.inputReject('HERALD_ERR_BAD_COMMAND', err.message, { sid: this.sid })
@@ -159,12 +159,12 @@ export class Connection implements WireSink, OutboxOwner {
     }
     switch (command.command) {
       case 'subscribe':
-        void this.subscribe(command.identifier, command.history)
+        this.subscribe(command.identifier, command.history).catch(this.failed)
         return
       case 'unsubscribe':
         return this.unsubscribe(command.identifier)
       case 'history':
-        void this.history(command.identifier, command.history)
+        this.history(command.identifier, command.history).catch(this.failed)
         return
       case 'ping':
         return this.send(replies.pong())
@@ -176,6 +176,15 @@ export class Connection implements WireSink, OutboxOwner {
         this.ctx.diagnostics.commandIgnore(this.sid, command.command, command.identifier)
         return
     }
+  }
+
+  /**
+   * A command's handling failed unexpectedly (a bug, or a hook that threw): this connection ends
+   * with `internal_error` and a log line; the process and every other connection go on.
+   */
+  readonly failed = (err: unknown): void => {
+    this.ctx.diagnostics.requestFail(`connection ${this.sid}`, err)
+    this.disconnect(Disconnects.internal)
   }
 
   /** Liveness from the transport that is not a command (a WebSocket pong). */
@@ -201,6 +210,12 @@ export class Connection implements WireSink, OutboxOwner {
    */
   async subscribe(identifier: string, history?: HistoryRequest, options: SubscribeOptions = {}): Promise<SubscribeOutcome> {
     if (this.channels.has(identifier)) return SUBSCRIBED // a duplicate subscribe is ignored, as in AnyCable
+    if (this.channels.size >= this.ctx.maxSubscriptions) {
+      const why = `this connection holds ${this.channels.size} subscriptions already (--max-subscriptions)`
+      this.ctx.diagnostics.subscriptionReject(this.sid, identifier, why)
+      this.send(replies.reject(identifier, why))
+      return { ok: false, why, unavailable: false }
+    }
     const verdict = this.ctx.authorizer.authorize(identifier)
     if (!verdict.ok) {
       this.ctx.diagnostics.subscriptionReject(this.sid, identifier, verdict.why)
@@ -387,7 +402,7 @@ export class Connection implements WireSink, OutboxOwner {
         if (first) sub.advance(first.epoch, first.offset - 1)
         this.release([sub])
       },
-    )
+    ).catch(this.failed)
   }
 
   /** Called by the clients' sweep: restored channels whose history request never came go live. */

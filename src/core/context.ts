@@ -1,6 +1,7 @@
 import type { StreamAuthorizer } from '../auth/stream-authorizer.js'
 import type { Hub } from '../hub/hub.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
+import type { CommandLimits } from '../protocol/codec.js'
 import type { StreamMessage } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
 import type { SessionState } from './session-cache.js'
@@ -15,6 +16,9 @@ export interface ConnectionContext {
   readonly diagnostics: Diagnostics
   /** Per-client budget of queued outgoing bytes (over it: too_slow). */
   readonly outboxBytes: number
+  /** Most subscriptions one connection may hold. */
+  readonly maxSubscriptions: number
+  readonly commandLimits: CommandLimits
   /** The stream's current state for a subscriber (StreamHooks.snapshot of every hook). */
   snapshot(stream: string, after?: StreamMessage): Promise<string | undefined> | string | undefined
   /** A connection ended: forget it, and keep its state for restore when `state` is given. */

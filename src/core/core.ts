@@ -4,6 +4,7 @@ import { Disconnects } from '../disconnect.js'
 import { HeraldError } from '../errors.js'
 import type { Hub } from '../hub/hub.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
+import type { CommandLimits } from '../protocol/codec.js'
 import type { StreamMessage } from '../protocol/messages.js'
 import { Clients, type ClientsOptions } from './clients.js'
 import { Connection } from './connection.js'
@@ -20,6 +21,10 @@ export interface CoreOptions extends ClientsOptions {
   streamsSecret: string
   /** HS256/384/512 secret for connection tokens (`?jid=` / `X-JID`); empty = every client is accepted. */
   jwtSecret: string
+  /** Most subscriptions one connection may hold. */
+  maxSubscriptions: number
+  /** Limits on every command a client sends. */
+  commandLimits: CommandLimits
 }
 
 /**
@@ -32,6 +37,8 @@ export class Core implements ConnectionContext {
   readonly sessions: SessionCache
   readonly authorizer: StreamAuthorizer
   readonly outboxBytes: number
+  readonly maxSubscriptions: number
+  readonly commandLimits: CommandLimits
   private readonly hooks: StreamHooks[] = []
 
   constructor(
@@ -40,6 +47,8 @@ export class Core implements ConnectionContext {
     readonly diagnostics: Diagnostics,
   ) {
     this.outboxBytes = options.outboxBytes
+    this.maxSubscriptions = options.maxSubscriptions
+    this.commandLimits = options.commandLimits
     this.sessions = new SessionCache(options.sessionsTtlMs)
     this.clients = new Clients(options, this.sessions, diagnostics)
     this.authorizer = new StreamAuthorizer(options)

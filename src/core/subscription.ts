@@ -37,6 +37,10 @@ export class Subscription implements Subscriber {
     this.connection.checkTop(this, top)
   }
 
+  fail(err: unknown): void {
+    this.connection.failed(err)
+  }
+
   /** True when this message is not older than (or equal to) what was already delivered. */
   isNew(epoch: string, offset: number): boolean {
     return epoch !== this.lastEpoch || offset > this.lastOffset

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Http2ServerRequest } from 'node:http2'
 import type { z } from 'zod'
 import { HeraldError } from '../errors.js'
+import { jsonTooDeep } from '../protocol/json-depth.js'
 
 export type HttpRequest = IncomingMessage | Http2ServerRequest
 
@@ -58,12 +59,17 @@ export function bodyIsEmpty(req: HttpRequest): boolean {
   return req.httpVersionMajor === 1 && h['transfer-encoding'] === undefined
 }
 
-/** Reads and parses a JSON body; an empty body is `undefined`. */
-export async function readJson(req: HttpRequest, maxBytes: number): Promise<unknown> {
+/**
+ * Reads and parses a JSON body; an empty body is `undefined`. JSON nested deeper than `maxDepth`
+ * is refused before it is parsed (protocol/json-depth.ts).
+ */
+export async function readJson(req: HttpRequest, maxBytes: number, maxDepth: number): Promise<unknown> {
   const body = await readBody(req, maxBytes)
   if (body.length === 0) return undefined
+  const text = body.toString('utf8')
+  if (jsonTooDeep(text, maxDepth)) throw new HeraldError('HERALD_ERR_JSON_TOO_DEEP', `deeper than ${maxDepth} levels (--max-json-depth)`)
   try {
-    return JSON.parse(body.toString('utf8'))
+    return JSON.parse(text)
   } catch (err) {
     throw new HeraldError('HERALD_ERR_BAD_JSON', (err as Error).message)
   }

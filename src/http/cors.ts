@@ -4,7 +4,7 @@ import type { HttpRequest } from './body.js'
 import type { OriginPolicy } from './origin.js'
 
 /** Request headers the HTTP transports read, allowed in preflights. */
-const ALLOW_HEADERS = 'content-type, last-event-id, x-anycable-poll-id, x-anycable-restore-sid, x-jid'
+const ALLOW_HEADERS = 'authorization, content-type, last-event-id, x-anycable-poll-id, x-anycable-restore-sid, x-jid'
 /** Response headers scripts may read: the long-poll session id (the LP client reads it). */
 const EXPOSE_HEADERS = 'x-anycable-poll-id'
 

@@ -1,6 +1,7 @@
 import type { Broker, BrokerEvents, BrokerState, History, HistoryQuery } from '../broker/broker.js'
 import { PreparedBroadcast } from '../framing/prepared-broadcast.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
+import { DEFAULT_MAX_JSON_DEPTH } from '../protocol/json-depth.js'
 import { canonicalData, replies, type StreamMessage } from '../protocol/messages.js'
 import type { Subscriber } from './subscriber.js'
 
@@ -38,6 +39,8 @@ export class Hub {
   constructor(
     createBroker: (events: BrokerEvents) => Broker,
     private readonly diagnostics: Diagnostics,
+    /** Deepest JSON accepted in a publication's data (`--max-json-depth`). */
+    private readonly maxJsonDepth = DEFAULT_MAX_JSON_DEPTH,
   ) {
     this.broker = createBroker({
       message: this.fanOut,
@@ -49,7 +52,7 @@ export class Hub {
   /** Publishes to a stream: canonical JSON once, then broker append + fan-out. */
   publish(stream: string, data: unknown): Promise<StreamMessage> {
     this.counters.published++
-    return this.broker.publish(stream, canonicalData(data))
+    return this.broker.publish(stream, canonicalData(data, this.maxJsonDepth))
   }
 
   /**
@@ -58,7 +61,7 @@ export class Hub {
    */
   publishBatch(list: readonly { stream: string; data: unknown }[]): StreamMessage[] | Promise<StreamMessage[]> {
     this.counters.published += list.length
-    return this.broker.publishBatch(list.map((p) => ({ stream: p.stream, data: canonicalData(p.data) })))
+    return this.broker.publishBatch(list.map((p) => ({ stream: p.stream, data: canonicalData(p.data, this.maxJsonDepth) })))
   }
 
   history(stream: string, query?: HistoryQuery): Promise<History> {
@@ -135,7 +138,12 @@ export class Hub {
         identifier = sub.identifier
         prepared = others?.get(identifier) ?? new PreparedBroadcast(identifier, message, (sub.dataHead ??= replies.dataHead(identifier)))
       }
-      sub.deliver(prepared!)
+      // One subscriber that throws must not cost the rest this message.
+      try {
+        sub.deliver(prepared!)
+      } catch (err) {
+        sub.fail(err)
+      }
     }
     this.counters.deliveries += group.subscribers.size
   }
@@ -146,7 +154,13 @@ export class Hub {
     for (const [stream, group] of this.streams) {
       this.broker.history(stream, { limit: 0 }).then(
         ({ top }) => {
-          for (const sub of group.subscribers) sub.checkTop(top)
+          for (const sub of group.subscribers) {
+            try {
+              sub.checkTop(top)
+            } catch (err) {
+              sub.fail(err)
+            }
+          }
         },
         (err: unknown) => this.diagnostics.brokerError('history after reconnect', err),
       )

@@ -15,4 +15,6 @@ export interface Subscriber {
   deliver(prepared: PreparedBroadcast): void
   /** After a broker reconnect: where the stream stands now, so a subscriber that missed messages recovers them. */
   checkTop(top: StreamPosition): void
+  /** Delivering to it threw: it ends itself (the other subscribers are not affected). */
+  fail(err: unknown): void
 }

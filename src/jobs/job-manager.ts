@@ -3,6 +3,7 @@ import { ZodError } from 'zod'
 import { HeraldError } from '../errors.js'
 import type { StreamHooks } from '../core/stream-hooks.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
+import { DEFAULT_MAX_JSON_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { StreamMessage } from '../protocol/messages.js'
 import { FINAL_STATES, jobStream, type JobContext, type JobSnapshot, type JobState, type JobTypeDefinition } from './job.js'
 
@@ -43,7 +44,7 @@ export class JobManager implements StreamHooks {
 
   constructor(
     private readonly publisher: JobPublisher,
-    private readonly options: { ttlMs: number; diagnostics: Diagnostics },
+    private readonly options: { ttlMs: number; diagnostics: Diagnostics; maxJsonDepth?: number },
   ) {
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, options.ttlMs / 2)))
     this.sweepTimer.unref()
@@ -162,6 +163,14 @@ export class JobManager implements StreamHooks {
     return this.jobs.size
   }
 
+  /** Job data is stored and stringified long after it arrives: refuse what could never be (protocol/json-depth.ts). */
+  private checkDepth(value: unknown, what: string): void {
+    const limit = this.options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH
+    if (value !== undefined && valueTooDeep(value, limit)) {
+      throw new HeraldError('HERALD_ERR_JSON_TOO_DEEP', `${what} is nested deeper than ${limit} levels (--max-json-depth)`)
+    }
+  }
+
   private require(id: string): JobRecord {
     const record = this.jobs.get(id)
     if (!record) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
@@ -184,7 +193,9 @@ export class JobManager implements StreamHooks {
     this.emit(record, 'progress')
     try {
       const result = await handler(input, ctx)
-      if (s.state === 'running') this.finish(record, 'succeeded', { result: result ?? null })
+      if (s.state !== 'running') return
+      this.checkDepth(result, 'the result')
+      this.finish(record, 'succeeded', { result: result ?? null })
     } catch (err) {
       if (s.state !== 'running') return // cancelled: the abort error is expected
       this.finish(record, 'failed', { error: { message: (err as Error)?.message ?? String(err) } })
@@ -192,6 +203,7 @@ export class JobManager implements StreamHooks {
   }
 
   private progress(record: JobRecord, fraction: number, message?: string, data?: unknown): void {
+    this.checkDepth(data, 'progress data')
     const s = record.snapshot
     if (s.state === 'queued') {
       s.state = 'running'

@@ -4,6 +4,7 @@ import { signStream } from '../auth/signed-stream.js'
 import { HeraldError } from '../errors.js'
 import { parseBody, readJson } from '../http/body.js'
 import { sendJson } from '../http/respond.js'
+import type { Cors } from '../http/cors.js'
 import type { Router } from '../http/router.js'
 import type { JobManager } from './job-manager.js'
 
@@ -23,44 +24,56 @@ const reportBody = z.strictObject({
 
 export interface JobsApiOptions {
   maxBodyBytes: number
+  maxJsonDepth: number
   broadcastKey: string
   streamsSecret: string
 }
 
 /**
  * The jobs HTTP API: start (201 with the stream to follow and its signed name for WebSocket
- * clients), read a snapshot, cancel, and progress reports from outside workers.
+ * clients), read a snapshot, cancel, and progress reports from outside workers. Every route
+ * applies `--allowed-origins` with CORS (a foreign page gets 403), as the transports do.
  */
-export function addJobRoutes(router: Router, jobs: JobManager, options: JobsApiOptions): void {
+export function addJobRoutes(router: Router, jobs: JobManager, cors: Cors, options: JobsApiOptions): void {
   const withStream = (snapshot: ReturnType<JobManager['start']>) => ({
     ...snapshot,
     signedStream: signStream(snapshot.stream, options.streamsSecret),
   })
+  const preflight = (path: string, methods: string) => router.add('OPTIONS', path, (req, res) => cors.preflight(req, res, methods))
 
+  preflight('/jobs', 'GET, POST, OPTIONS')
   router.add('POST', '/jobs', async (req, res) => {
-    const body = parseBody(startBody, await readJson(req, options.maxBodyBytes))
+    cors.apply(req, res)
+    const body = parseBody(startBody, await readJson(req, options.maxBodyBytes, options.maxJsonDepth))
     const job = jobs.start(body.type, body.input)
     sendJson(res, 201, withStream(job), { location: `/jobs/${job.id}` })
   })
 
-  router.add('GET', '/jobs', (_req, res) => {
+  router.add('GET', '/jobs', (req, res) => {
+    cors.apply(req, res)
     sendJson(res, 200, { types: jobs.typeNames })
   })
 
-  router.add('GET', '/jobs/:id', (_req, res, { id }) => {
+  preflight('/jobs/:id', 'GET, OPTIONS')
+  router.add('GET', '/jobs/:id', (req, res, { id }) => {
+    cors.apply(req, res)
     const job = jobs.get(id)
     if (!job) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
     sendJson(res, 200, withStream(job))
   })
 
-  router.add('POST', '/jobs/:id/cancel', (_req, res, { id }) => {
+  preflight('/jobs/:id/cancel', 'POST, OPTIONS')
+  router.add('POST', '/jobs/:id/cancel', (req, res, { id }) => {
+    cors.apply(req, res)
     sendJson(res, 200, jobs.cancel(id))
   })
 
+  preflight('/jobs/:id/progress', 'POST, OPTIONS')
   router.add('POST', '/jobs/:id/progress', async (req, res, { id }) => {
-    checkBroadcastKey(options.broadcastKey, req.headers.authorization, req.socket?.remoteAddress)
+    cors.apply(req, res)
+    checkBroadcastKey(options.broadcastKey, req.headers, req.socket?.remoteAddress)
     if (!jobs.get(id)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
-    const body = parseBody(reportBody, await readJson(req, options.maxBodyBytes))
+    const body = parseBody(reportBody, await readJson(req, options.maxBodyBytes, options.maxJsonDepth))
     sendJson(res, 200, jobs.report(id, body))
   })
 }

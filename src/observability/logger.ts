@@ -12,7 +12,15 @@ const LEVELS = { err: 50, warn: 40, notice: 35, info: 30, debug: 20 } as const
 
 export type HeraldLogger = Logger<keyof typeof LEVELS>
 
-export function createLogger(level: LogLevel, destination?: pino.DestinationStream): HeraldLogger {
+export type LogFormat = 'auto' | 'json' | 'pretty'
+
+/**
+ * The logger, writing to stderr: JSON lines for machines, or (`pretty`, and `auto` on a terminal)
+ * one readable line per entry: `12:00:01 notice herald listening url=http://127.0.0.1:8080`.
+ */
+export function createLogger(level: LogLevel, destination?: pino.DestinationStream, format: LogFormat = 'json'): HeraldLogger {
+  const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true)
+  destination ??= pretty ? prettyDestination(process.stderr) : pino.destination({ dest: 2, sync: false })
   return pino(
     {
       name: 'herald',
@@ -22,8 +30,32 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
       base: { pid: process.pid },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 2, sync: false }),
+    destination,
   ) as HeraldLogger
+}
+
+const OMIT = new Set(['level', 'time', 'pid', 'name', 'msg'])
+
+/** One line per JSON entry: time, level, message, then the fields as key=value. */
+function prettyDestination(out: NodeJS.WritableStream): pino.DestinationStream {
+  return {
+    write(line: string) {
+      let entry: Record<string, unknown>
+      try {
+        entry = JSON.parse(line)
+      } catch {
+        out.write(line)
+        return
+      }
+      const time = new Date(Number(entry.time)).toTimeString().slice(0, 8)
+      let text = `${time} ${String(entry.level).padEnd(6)} ${entry.msg ?? ''}`
+      for (const [key, value] of Object.entries(entry)) {
+        if (OMIT.has(key) || value === undefined) continue
+        text += ` ${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`
+      }
+      out.write(text + '\n')
+    },
+  }
 }
 
 /**

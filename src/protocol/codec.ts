@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_JSON_DEPTH, jsonTooDeep } from './json-depth.js'
 import type { Command, HistoryRequest, StreamPosition } from './messages.js'
 
 /** Why a command could not be decoded; the connection turns it into HERALD_ERR_BAD_COMMAND. */
@@ -42,8 +43,26 @@ function needIdentifier(msg: Record<string, unknown>): string {
   return msg.identifier
 }
 
+export interface CommandLimits {
+  /** Deepest nesting of arrays and objects accepted (`--max-json-depth`). */
+  maxDepth: number
+  /** Longest channel identifier accepted, in characters (`--max-identifier-length`). */
+  maxIdentifierLength: number
+}
+
+const DEFAULT_LIMITS: CommandLimits = { maxDepth: DEFAULT_MAX_JSON_DEPTH, maxIdentifierLength: 4096 }
+
 /** Decodes one client command from JSON text. Throws ProtocolError naming the problem. */
-export function decodeCommand(text: string): Command {
+export function decodeCommand(text: string, limits: CommandLimits = DEFAULT_LIMITS): Command {
+  if (jsonTooDeep(text, limits.maxDepth)) throw new ProtocolError(`nested deeper than ${limits.maxDepth} levels (--max-json-depth)`)
+  const command = decodeShape(text)
+  if ('identifier' in command && command.identifier.length > limits.maxIdentifierLength) {
+    throw new ProtocolError(`identifier longer than ${limits.maxIdentifierLength} characters (--max-identifier-length)`)
+  }
+  return command
+}
+
+function decodeShape(text: string): Command {
   let msg: unknown
   try {
     msg = JSON.parse(text)

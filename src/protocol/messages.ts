@@ -1,3 +1,5 @@
+import { DEFAULT_MAX_JSON_DEPTH, jsonTooDeep } from './json-depth.js'
+
 /**
  * AnyCable's extended Action Cable vocabulary (see docs/protocol.md).
  * Pure types and string builders: no I/O and no node: imports, so a client can share them.
@@ -107,8 +109,10 @@ const PONG = reply('pong', '{"type":"pong"}')
  * Broadcast `data` is a string per AnyCable: if it parses as JSON (and is not null) the message is
  * that value, else the string itself. Returned as canonical one-line JSON text, computed once per publish.
  */
-export function canonicalData(data: unknown): string {
+export function canonicalData(data: unknown, maxDepth = DEFAULT_MAX_JSON_DEPTH): string {
   if (typeof data !== 'string') return JSON.stringify(data ?? null)
+  // A JSON string nested too deep is refused, not stored: see json-depth.ts.
+  if (jsonTooDeep(data, maxDepth)) throw new JsonTooDeep(maxDepth)
   try {
     const parsed = JSON.parse(data)
     if (parsed !== null) return JSON.stringify(parsed)
@@ -116,4 +120,12 @@ export function canonicalData(data: unknown): string {
     // not JSON: the raw string is the message
   }
   return JSON.stringify(data)
+}
+
+/** JSON nested deeper than the limit (`--max-json-depth`); the APIs answer it with 400. */
+export class JsonTooDeep extends Error {
+  constructor(readonly limit: number) {
+    super(`JSON nested deeper than ${limit} levels (--max-json-depth)`)
+    this.name = 'JsonTooDeep'
+  }
 }

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import { BrokerUnavailable } from '../broker/broker.js'
 import { HeraldError } from '../errors.js'
 import { abortHandshake } from '../http/handshake.js'
+import { JsonTooDeep } from '../protocol/messages.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
 import type { HttpRequest } from '../http/body.js'
 import type { WebSocketTransport } from '../transport/websocket.js'
@@ -95,6 +96,7 @@ export function handleRequest(deps: RequestHandlerDeps, req: HttpRequest, res: H
  */
 function failed(deps: RequestHandlerDeps, req: HttpRequest, res: HttpResponse, pathname: string, err: unknown): void {
   if (err instanceof BrokerUnavailable) err = new HeraldError('HERALD_ERR_BROKER_UNAVAILABLE', err.message, { cause: err })
+  else if (err instanceof JsonTooDeep) err = new HeraldError('HERALD_ERR_JSON_TOO_DEEP', err.message)
   if (HeraldError.is(err)) deps.diagnostics.inputReject(err.code, err.message, { method: req.method, path: pathname })
   else deps.diagnostics.requestFail(`${req.method} ${pathname}`, err)
   sendError(res, err)

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { checkBroadcastKey } from '../auth/broadcast-key.js'
 import { parseBody, readJson } from '../http/body.js'
 import { sendJson } from '../http/respond.js'
+import type { Cors } from '../http/cors.js'
 import type { Router } from '../http/router.js'
 import type { Hub } from '../hub/hub.js'
 
@@ -17,10 +18,12 @@ const broadcastBody = z.union([publication, z.array(publication).min(1).max(1000
  * AnyCable's HTTP broadcast: `POST /_broadcast` with one `{stream, data}` or an array of them,
  * published in order. Answers 201 with each message's position; 503 when the broker is down.
  */
-export function addPublishRoute(router: Router, hub: Hub, options: { broadcastKey: string; maxBodyBytes: number }): void {
+export function addPublishRoute(router: Router, hub: Hub, cors: Cors, options: { broadcastKey: string; maxBodyBytes: number; maxJsonDepth: number }): void {
+  router.add('OPTIONS', '/_broadcast', (req, res) => cors.preflight(req, res, 'POST, OPTIONS'))
   router.add('POST', '/_broadcast', async (req, res) => {
-    checkBroadcastKey(options.broadcastKey, req.headers.authorization, req.socket?.remoteAddress)
-    const body = parseBody(broadcastBody, await readJson(req, options.maxBodyBytes))
+    cors.apply(req, res)
+    checkBroadcastKey(options.broadcastKey, req.headers, req.socket?.remoteAddress)
+    const body = parseBody(broadcastBody, await readJson(req, options.maxBodyBytes, options.maxJsonDepth))
     const published = hub.publishBatch(Array.isArray(body) ? body : [body])
     // The memory broker answers at once: no await (and no promise) per request (bench jobs).
     const messages = Array.isArray(published) ? published : await published

@@ -64,6 +64,11 @@ class HeldCursorPoll implements Subscriber {
     } else void this.fromHistory()
   }
 
+  fail(err: unknown): void {
+    this.polls.core.diagnostics.requestFail(`cursor poll of ${this.stream}`, err)
+    this.timedOut()
+  }
+
   checkTop(top: StreamPosition): void {
     if (!this.done && (top.epoch !== this.cursor.epoch || top.offset > this.cursor.offset)) void this.fromHistory()
   }

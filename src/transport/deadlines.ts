@@ -51,7 +51,11 @@ export class Deadlines {
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    /** A deadline's callback threw. */
+    private readonly onError: (err: unknown) => void = (err) => { queueMicrotask(() => { throw err }) },
+  ) {}
 
   get size(): number {
     return this.heap.length + this.inLanes
@@ -151,8 +155,8 @@ export class Deadlines {
       try {
         entry.fire(entry.arg)
       } catch (err) {
-        // One failing callback must not stop the others; surface it without killing the loop.
-        queueMicrotask(() => { throw err })
+        // One failing callback must not stop the others, nor end the process: it is reported.
+        this.onError(err)
       }
     }
     this.arm()

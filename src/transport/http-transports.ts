@@ -1,6 +1,5 @@
 import type { Core } from '../core/core.js'
-import { Cors } from '../http/cors.js'
-import type { OriginPolicy } from '../http/origin.js'
+import type { Cors } from '../http/cors.js'
 import type { Router } from '../http/router.js'
 import { CursorPolls } from './cursor-poll.js'
 import { Deadlines } from './deadlines.js'
@@ -25,14 +24,13 @@ export interface HttpTransportOptions {
  */
 export class HttpTransports {
   /** Every hold deadline of every HTTP transport. */
-  readonly deadlines = new Deadlines()
-  readonly cors: Cors
+  readonly deadlines: Deadlines
   readonly streams: StreamDeps
   readonly longPoll: LongPollTransport | undefined
   readonly cursorPolls: CursorPolls
 
-  constructor(router: Router, core: Core, origins: OriginPolicy, options: HttpTransportOptions) {
-    this.cors = new Cors(origins)
+  constructor(router: Router, core: Core, readonly cors: Cors, options: HttpTransportOptions) {
+    this.deadlines = new Deadlines(Date.now, (err) => core.diagnostics.requestFail('a held request\'s deadline', err))
     this.streams = { core, cors: this.cors }
     if (options.sse) addSseRoutes(router, this.streams, { maxBodyBytes: options.maxBodyBytes })
     addNdjsonRoutes(router, this.streams)

@@ -40,7 +40,7 @@ export function addSseRoutes(router: Router, deps: StreamDeps, options: { maxBod
     const subscriptions = splitLines(body.toString('utf8')).map((line) => {
       let command
       try {
-        command = decodeCommand(line)
+        command = decodeCommand(line, deps.core.commandLimits)
       } catch (err) {
         if (err instanceof ProtocolError) throw new HeraldError('HERALD_ERR_BAD_COMMAND', err.message)
         throw err

@@ -86,7 +86,12 @@ function onMessage(this: Tagged<WebSocket>, data: Buffer, isBinary: boolean): vo
     conn.disconnect(Disconnects.binaryFrame)
     return
   }
-  conn.receive(data.toString('utf8'))
+  try {
+    conn.receive(data.toString('utf8'))
+  } catch (err) {
+    // An event listener's throw would end the process: it ends this connection instead.
+    conn.failed(err)
+  }
 }
 
 function onPong(this: Tagged<WebSocket>): void {

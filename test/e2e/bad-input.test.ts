@@ -98,7 +98,7 @@ describe('jobs API bad input', () => {
     const big = JSON.stringify({ type: 'demo', input: { pad: 'x'.repeat(4000) } })
     assertError(await request(`${h.url}/jobs`, 'POST', big), 413, 'HERALD_ERR_BODY_TOO_LARGE')
     assertError(await request(`${h.url}/jobs`, 'POST', big, { chunked: true }), 413, 'HERALD_ERR_BODY_TOO_LARGE')
-    assertError(await request(`${h.url}/_broadcast`, 'POST', big, { chunked: true }), 413, 'HERALD_ERR_BODY_TOO_LARGE')
+    assertError(await request(`${h.url}/_broadcast`, 'POST', big, { chunked: true, headers: { 'content-type': 'application/json' } }), 413, 'HERALD_ERR_BODY_TOO_LARGE')
     assert.equal(await errors('HERALD_ERR_BODY_TOO_LARGE'), 3)
     // Exactly at the limit is read (and then judged on its shape).
     const exact = JSON.stringify({ type: 'demo', input: { pad: '' } })

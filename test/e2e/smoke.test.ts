@@ -15,7 +15,7 @@ test('welcome, subscribe, broadcast over the extended protocol', async () => {
   const identifier = publicIdentifier('news')
   c.send({ command: 'subscribe', identifier })
   await c.waitForType('confirm_subscription')
-  const res = await fetch(`${h.url}/_broadcast`, { method: 'POST', body: JSON.stringify({ stream: 'news', data: '{"n":1}' }) })
+  const res = await fetch(`${h.url}/_broadcast`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stream: 'news', data: '{"n":1}' }) })
   assert.equal(res.status, 201)
   const msg = await c.waitFor((m) => m.identifier === identifier && m.message)
   assert.deepEqual(msg, { identifier, message: { n: 1 }, stream_id: 'news', epoch: msg.epoch, offset: 1 })

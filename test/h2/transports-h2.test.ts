@@ -40,7 +40,7 @@ after(async () => {
 })
 
 async function publish(stream: string, data: unknown): Promise<void> {
-  const res = await fetch(`${h.url}/_broadcast`, { method: 'POST', body: JSON.stringify({ stream, data: JSON.stringify(data) }) })
+  const res = await fetch(`${h.url}/_broadcast`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stream, data: JSON.stringify(data) }) })
   assert.equal(res.status, 201)
 }
 

@@ -34,7 +34,7 @@ after(async () => {
 const transports = () => h.herald.clients().map((c) => c.transport)
 
 async function publish(stream: string, data: unknown): Promise<void> {
-  const res = await fetch(`${h.url}/_broadcast`, { method: 'POST', body: JSON.stringify({ stream, data: JSON.stringify(data) }) })
+  const res = await fetch(`${h.url}/_broadcast`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stream, data: JSON.stringify(data) }) })
   assert.equal(res.status, 201)
 }
 

@@ -34,9 +34,15 @@ class Recorder implements Subscriber {
   dataHead: string | undefined = undefined
   readonly got: PreparedBroadcast[] = []
   readonly tops: StreamPosition[] = []
+  readonly failures: unknown[] = []
+  throws = false
   constructor(readonly stream: string, readonly identifier: string) {}
   deliver(prepared: PreparedBroadcast): void {
+    if (this.throws) throw new Error('this subscriber is broken')
     this.got.push(prepared)
+  }
+  fail(err: unknown): void {
+    this.failures.push(err)
   }
   checkTop(top: StreamPosition): void {
     this.tops.push(top)
@@ -118,4 +124,14 @@ test('after the broker reconnects, every subscriber hears where its stream stand
   await new Promise((resolve) => setImmediate(resolve))
   assert.deepEqual(r.tops, [{ offset: 1, epoch: m.epoch }])
   assert.equal(hub.counters.brokerReconnects, 1)
+})
+
+test('a subscriber that throws is told so, and the others still get the message', async () => {
+  const { hub } = setup()
+  const [a, broken, c] = [new Recorder('s', 'A'), new Recorder('s', 'A'), new Recorder('s', 'A')]
+  broken.throws = true
+  for (const r of [a, broken, c]) hub.subscribe(r)
+  await hub.publish('s', 1)
+  assert.deepEqual([a.got.length, broken.got.length, c.got.length], [1, 0, 1])
+  assert.match(String(broken.failures[0]), /broken/)
 })

@@ -1,0 +1,42 @@
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit`, found in one pass over the
+ * text without parsing it (brackets inside strings do not count). Herald refuses such input
+ * before it is parsed or stored: V8's JSON.parse copes with any depth, but JSON.stringify and
+ * every recursive walk after it overflow the stack at a few thousand levels, and a job's
+ * snapshot is stringified long after the request that stored it.
+ */
+export function jsonTooDeep(text: string, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c /* \ */) i++
+      else if (c === 0x22 /* " */) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > limit) return true
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--
+  }
+  return false
+}
+
+/** The default `--max-json-depth`: far deeper than any progress event, far shallower than a stack overflow. */
+export const DEFAULT_MAX_JSON_DEPTH = 64
+
+/**
+ * Whether a JavaScript value (about to be stored as JSON) nests arrays and objects deeper than
+ * `limit`: an explicit stack, so a value deep enough to overflow JSON.stringify is measured safely.
+ */
+export function valueTooDeep(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (typeof v !== 'object' || v === null) continue
+    if (depth + 1 > limit) return true
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+    }
+  }
+  return false
+}
