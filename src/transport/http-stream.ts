@@ -123,7 +123,7 @@ const NDJSON = 'application/x-ndjson; charset=utf-8'
  * `GET /jobs/:id/stream` (snapshot first, ends after the final event). `?after=&epoch=` resumes.
  */
 export function addNdjsonRoutes(router: Router, deps: StreamDeps): void {
-  router.add('OPTIONS', '/stream', (req, res) => deps.cors.preflight(req, res, 'GET, OPTIONS'))
+  router.add('OPTIONS', '/stream', (req, res) => deps.cors.preflight(req, res, 'GET, POST, OPTIONS'))
   router.add('GET', '/stream', (req, res, _params, url) => {
     const identifier = identifierParam(url)
     const verdict = deps.hub.authorizer.authorize(identifier)

@@ -9,6 +9,7 @@ import { JobPollTransport } from './job-poll.js'
 import { LongPollTransport } from './long-poll.js'
 import type { OriginPolicy } from './origin.js'
 import { addSseRoutes } from './sse.js'
+import { addNdjsonPostRoute } from './stream-post.js'
 
 /** The HTTP push transports of one Herald, for tests and shutdown. */
 export interface HttpTransports {
@@ -20,7 +21,7 @@ export interface HttpTransports {
 }
 
 /**
- * Registers SSE (`/events`, `/jobs/:id/events`), NDJSON (`/stream`, `/jobs/:id/stream`), session
+ * Registers SSE (`/events`, `/jobs/:id/events`), NDJSON (`/stream` GET and POST, `/jobs/:id/stream`), session
  * long polling (`--poll-path`) and the per-job poll (`/jobs/:id/poll`). Each builds Sessions for
  * the same core as the WebSocket; none keeps its own subscriptions, history or queue.
  */
@@ -33,6 +34,7 @@ export function addHttpTransports(
   const streamDeps: StreamDeps = { hub: deps.hub, jobs: deps.jobs, cors: new Cors(deps.origins), streamsSecret: deps.streamsSecret }
   if (c.sse) addSseRoutes(router, streamDeps, { maxBodyBytes: c.maxBodyBytes })
   addNdjsonRoutes(router, streamDeps)
+  addNdjsonPostRoute(router, streamDeps, { maxBodyBytes: c.maxBodyBytes })
   let longPoll: LongPollTransport | undefined
   if (c.poll) {
     longPoll = new LongPollTransport(deps.hub, deadlines, streamDeps.cors, {

@@ -11,7 +11,8 @@ export interface Framing {
   /**
    * Small dense integer, an index into per-broadcast caches. Taken: 0 WebSocket text frames,
    * 1 SSE (GET), 2 SSE (POST, whole replies), 3 SSE for jobs, 4 NDJSON, 5 long-poll JSON Lines,
-   * 6 per-job poll records; 7 + n the HTTP/1.1 chunked form of framing n (framing/chunked.ts).
+   * 6 per-job poll records; 7 + n the HTTP/1.1 chunked form of framing n (framing/chunked.ts);
+   * 14 NDJSON with whole replies (POST /stream, stream-post.ts).
    */
   readonly id: number
   readonly name: string

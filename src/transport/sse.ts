@@ -1,11 +1,10 @@
 import { HeraldError } from '../errors.js'
-import { decodeCommand, ProtocolError } from '../protocol/codec.js'
 import type { HistoryRequest } from '../protocol/messages.js'
 import type { Router } from '../server/router.js'
-import { splitLines } from './framing/ndjson.js'
 import { parseSseId, sseFramingFull, sseFramingGet, sseFramingJob } from './framing/sse-frame.js'
 import { readBody, type HttpRequest } from './http-body.js'
 import { identifierParam, jobSubscription, openStream, positionParam, sinceParam, type StreamDeps } from './http-stream.js'
+import { subscribeLines } from './stream-post.js'
 
 const EVENT_STREAM = 'text/event-stream; charset=utf-8'
 
@@ -36,20 +35,7 @@ export function addSseRoutes(router: Router, deps: StreamDeps, options: { maxBod
   })
 
   router.add('POST', '/events', async (req, res, _params, url) => {
-    const body = await readBody(req, options.maxBodyBytes)
-    const subscriptions = splitLines(body.toString('utf8')).map((line) => {
-      let command
-      try {
-        command = decodeCommand(line)
-      } catch (err) {
-        if (err instanceof ProtocolError) throw new HeraldError('HERALD_ERR_BAD_COMMAND', err.message)
-        throw err
-      }
-      // Each line is a subscription; the stream cannot carry other commands (AnyCable sse/handler.go).
-      if (command.command !== 'subscribe') throw new HeraldError('HERALD_ERR_BAD_COMMAND', `only subscribe commands are accepted here, got ${command.command}`)
-      return { identifier: command.identifier, history: command.history }
-    })
-    if (subscriptions.length === 0) throw new HeraldError('HERALD_ERR_BAD_REQUEST', 'body: at least one subscribe command (JSON Lines) is required')
+    const subscriptions = subscribeLines(await readBody(req, options.maxBodyBytes))
     openStream(deps, req, res, url, { transport: 'sse', framing: sseFramingFull, contentType: EVENT_STREAM, subscriptions })
   })
 
