@@ -30,8 +30,6 @@ export const longPoll: Opener = (link) => {
       .fetch(link.url(link.o.pollPath), { method: 'POST', body, headers: id ? { 'x-anycable-poll-id': id } : {}, signal: abort.signal })
       .then(async (res) => {
         const text = await res.text()
-        clearTimeout(timer)
-        aborts.delete(abort)
         if (done) return
         // Not polled in time (a network blip): the session is gone, so open a new one and resume.
         if (res.status === 401 && id) return end('lost', 'session expired')
@@ -41,6 +39,10 @@ export const longPoll: Opener = (link) => {
         if (--inFlight === 0 && !done) poll()
       })
       .catch((err) => end('lost', String(err?.message ?? err)))
+      .finally(() => {
+        clearTimeout(timer)
+        aborts.delete(abort)
+      })
   }
   // Unless an answer's own next poll took the queue already.
   const flush = () => {
