@@ -1,10 +1,11 @@
 // `npm test`: the whole suite on a fresh machine, with nothing set up by hand. Brings up what the
-// tests need (scripts/services.ts), type-checks, then runs every test/**/*.test.ts with Node's
-// own runner; servers it started are stopped at the end. Arguments are test files to run instead
-// of all of them (`npm test -- test/unit/outbox.test.ts`).
+// tests need (scripts/services.ts), type-checks, builds the client bundle, then runs every
+// test/**/*.test.ts with Node's own runner; servers it started are stopped at the end. Arguments
+// are test files to run instead of all of them (`npm test -- test/unit/outbox.test.ts`).
 import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { buildClient } from './build-client.js'
 import { ensureServices, MissingPrerequisite, type Services } from './services.js'
 
 const root = new URL('..', import.meta.url).pathname
@@ -50,6 +51,9 @@ async function main(argv: string[]): Promise<number> {
       const code = await run(tsc, [...args], env)
       if (code !== 0) return code
     }
+    // The demo page and the browser tests load Herald's client from GET /herald-client.js.
+    say('building the client bundle (packages/client)')
+    await buildClient()
     const files = argv.length > 0 ? argv : testFiles(join(root, 'test'))
     const concurrency = process.env.TEST_CONCURRENCY ?? '2'
     say(`running ${files.length} test files, ${concurrency} at a time (slow ones print their steps as "# …" lines)`)

@@ -13,6 +13,7 @@ import { addJobRoutes } from './jobs/jobs-api.js'
 import { createLogger, type HeraldLogger } from './observability/logger.js'
 import { Metrics } from './observability/metrics.js'
 import { addBroadcastRoute } from './server/broadcast-api.js'
+import { addClientBundleRoute } from './server/client-bundle.js'
 import { Listener, listenerSpecs } from './server/listeners.js'
 import { defaultMaxSessions, openFileLimit } from './server/limits.js'
 import { Router } from './server/router.js'
@@ -164,6 +165,7 @@ export class Herald {
         res.end(page)
       })
     }
+    addClientBundleRoute(r)
     addBroadcastRoute(r, this.hub, { broadcastKey: c.broadcastKey, maxBodyBytes: c.maxBodyBytes })
     addJobRoutes(r, this.jobs, { maxBodyBytes: c.maxBodyBytes, broadcastKey: c.broadcastKey, streamsSecret: this.streamsSecret })
   }
