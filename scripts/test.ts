@@ -46,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     for (const [step, args] of [
       ['type-checking src/', ['-p', 'tsconfig.json', '--noEmit']],
       ['type-checking test/, bench/ and examples/', ['-p', 'test/tsconfig.json', '--noEmit']],
+      ['type-checking packages/client (browser types only)', ['-p', 'packages/client/tsconfig.json', '--noEmit']],
     ] as const) {
       say(step)
       const code = await run(tsc, [...args], env)

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test'
 import { WebSocket } from 'ws'
 import { createClient, type Client, type Job, type TransportName } from '../../packages/client/src/index.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
-import { postJson, until } from '../support/util.js'
+import { metric, postJson, until } from '../support/util.js'
 import { TestProxy } from './proxy.js'
 
 let h: TestHerald
@@ -99,6 +99,7 @@ for (const transport of ['ws', 'sse', 'ndjson', 'lp'] as TransportName[]) {
       const job = await client.startJob('external')
       const { events, states } = record(client, job)
       await connectedOn(client, transport)
+      const restored = await metric(h.url, 'herald_sessions_restored_total')
       await report(job, { progress: 0.1 })
       await until(() => events.length === 1, 'the first event')
       proxy.cut()
@@ -112,6 +113,8 @@ for (const transport of ['ws', 'sse', 'ndjson', 'lp'] as TransportName[]) {
       await job.result
       assert.deepEqual(events, ['progress 1', 'progress 2', 'progress 3', 'progress 4', 'succeeded 5'], states.join('\n'))
       assert.ok(states.filter((s) => s.startsWith('connected')).length >= 2, states.join('\n'))
+      // A WebSocket comes back as the same session (?sid=), resumed from its positions.
+      if (transport === 'ws') assert.equal(await metric(h.url, 'herald_sessions_restored_total'), restored + 1)
     } finally {
       client.close()
       proxy.restore()

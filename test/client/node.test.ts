@@ -33,3 +33,30 @@ for (const transport of ['ws', 'sse', 'ndjson', 'lp'] as TransportName[]) {
     }
   })
 }
+
+for (const transport of ['ws', 'sse', 'ndjson', 'lp'] as TransportName[]) {
+  test(`Node over ${transport}: a refused stream and one that cannot be resumed are reported; the other streams carry on`, async () => {
+    const client = createClient({ url: h.url, transports: [transport], WebSocket })
+    try {
+      const stream = `rejects/${transport}`
+      const [{ epoch }] = await broadcast(h.url, { stream, data: '{"n":0}' })
+      const rejects: string[] = []
+      const seen: [number, number | undefined][] = []
+      // A position from an epoch that never was: the stream goes live, but its gap is reported.
+      const live = client.stream(stream, { position: { stream, epoch: `${epoch}x`, offset: 1 } })
+      live.on('reject', (why) => rejects.push(`live ${why}`))
+      live.on('message', (m, p) => seen.push([m.n, p?.offset]))
+      // A signed name with a bad signature is refused.
+      const bad = client.signedStream('bm90LXNpZ25lZA==--0000')
+      bad.on('reject', (why) => rejects.push(`bad ${why}`))
+      await until(() => rejects.length === 2, `both rejections (${rejects})`)
+      assert.deepEqual(rejects.sort(), ['bad reject_subscription', 'live reject_history'])
+      await until(() => h.herald.hub.subscriberCount(stream) === 1, 'the live stream subscribed')
+      await broadcast(h.url, [{ stream, data: '{"n":1}' }, { stream, data: '{"n":2}' }])
+      await until(() => seen.length === 2, 'the live messages')
+      assert.deepEqual(seen, [[1, 2], [2, 3]])
+    } finally {
+      client.close()
+    }
+  })
+}

@@ -40,6 +40,8 @@ export interface JobEvents {
   state: (state: JobState) => void
   /** Every event of the job's stream, once each, in order, with its position. */
   event: (event: JobEvent, position: Position | undefined) => void
+  /** The job's stream was refused, or could not be resumed (its state still comes with the snapshot). */
+  reject: (why: 'reject_subscription' | 'reject_history') => void
 }
 
 /** Rejects `job.result` for a job that `failed` or was `cancelled`. */
@@ -91,6 +93,10 @@ export class Job extends Emitter<JobEvents> {
       this._at = m.at
       this._emit('event', m, position)
       this._apply(m)
+    })
+    this._sub.on('reject', (why) => {
+      this._emit('reject', why)
+      if (why === 'reject_subscription') this._settle[1](new JobError(this.state, 'job stream refused'))
     })
   }
 
