@@ -194,7 +194,7 @@ export class Controller {
     this.cur = live
     this.next = undefined
     this.home = live.i
-    this.attempt = 0
+    this.attempt = this.tries = 0
     if (!live.i) {
       clearTimeout(this.upT)
       this.upT = undefined

@@ -31,10 +31,14 @@ function streaming(name: string, path: string, accept: string, parse: (line: str
   }
 }
 
-/** A 400 naming a rejected subscription reports that one and asks to reopen without it; other statuses refuse the wire. */
+/**
+ * A 400 naming a rejected subscription reports that one and asks to reopen without it; a 401 (no
+ * valid token) ends the connection as a WebSocket's `unauthorized` would; other statuses refuse the wire.
+ */
 async function refused(link: Link, res: Response, end: Link['end']): Promise<void> {
   const text = await res.text()
   let rejected = false
+  if (res.status === 401) link.reply({ type: 'disconnect', reason: 'unauthorized', reconnect: false })
   if (res.status === 400 && text.includes('SUBSCRIPTION_REJECTED')) {
     const why = JSON.parse(text).error.message as string
     for (const line of link.body.split('\n')) {
