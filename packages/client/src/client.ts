@@ -13,9 +13,11 @@ export interface ClientEvents {
 
 /**
  * A Herald client: one connection shared by every subscription, on the first transport that
- * works, resumed from each stream's position after any break.
+ * works, resumed from each stream's position after any break. Members whose names start with
+ * `_` are internal (the controller's and the subscriptions' side of the client).
  */
 export class Client extends Emitter<ClientEvents> {
+  /** The options in effect, defaults filled in. */
   readonly o: Options
   state: State = 'disconnected'
   /** The transport in use, or being tried. */
