@@ -122,7 +122,7 @@ export class Controller {
     const live: Live = { i, wait: new Set(), heard: Date.now() }
     if (streaming(name)) {
       // Nothing to follow, so nothing to open: the next subscription starts it.
-      if (!subs.length) return c._report('disconnected')
+      if (!subs.length) return candidate ? undefined : c._report('disconnected')
       live.ids = new Set(subs.map((s) => s.identifier))
     }
     if (candidate) this.next = live
