@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { churn, fanout, idle, jobs, type Options, type Row } from './scenarios.js'
 import { cpuSample, stealPercent } from './lib/proc.js'
 import { renderReport, renderTables } from './report.js'
+import { buildClient, sizeLine } from '../scripts/build-client.js'
 import { herald } from './servers/herald.js'
 import { nchan } from './servers/nchan.js'
 import { socketIoPeer, wsPeer } from './servers/node-peers.js'
@@ -98,6 +99,7 @@ const log = (s: string) => process.stdout.write(`${s.startsWith('  ') ? `[${((Da
 const skipped: string[] = []
 const started = Date.now()
 const steal0 = cpuSample()
+log(sizeLine(await buildClient()))
 
 const servers: ServerAdapter[] = []
 for (const name of serverNames) {

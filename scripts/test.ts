@@ -1,10 +1,11 @@
 // `npm test`: the whole suite on a fresh machine, with nothing set up by hand. Brings up what the
-// tests need (scripts/services.ts), type-checks, then runs every test/**/*.test.ts with Node's
-// own runner; servers it started are stopped at the end. Arguments are test files to run instead
-// of all of them (`npm test -- test/unit/outbox.test.ts`).
+// tests need (scripts/services.ts), type-checks, builds the client bundle, then runs every
+// test/**/*.test.ts with Node's own runner; servers it started are stopped at the end. Arguments
+// are test files to run instead of all of them (`npm test -- test/unit/outbox.test.ts`).
 import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { buildClient } from './build-client.js'
 import { ensureServices, MissingPrerequisite, type Services } from './services.js'
 
 const root = new URL('..', import.meta.url).pathname
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     for (const [step, command, args] of [
       ['type-checking src/', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']],
       ['type-checking test/, bench/ and examples/', bin('tsc'), ['-p', 'test/tsconfig.json', '--noEmit']],
+      ['type-checking packages/client (browser types only)', bin('tsc'), ['-p', 'packages/client/tsconfig.json', '--noEmit']],
       ['linting (eslint, typescript-eslint)', bin('eslint'), ['--max-warnings=0', '.']],
       ['checking the layers of src/ (dependency-cruiser: no import upwards, no cycle between folders)', bin('depcruise'), ['--validate', '.dependency-cruiser.cjs', 'src']],
     ] as const) {
@@ -52,7 +54,13 @@ async function main(argv: string[]): Promise<number> {
       const code = await run(command, [...args], env)
       if (code !== 0) return code
     }
-    const files = argv.length > 0 ? argv : testFiles(join(root, 'test'))
+    // The demo page and the browser tests load Herald's client from GET /herald-client.js.
+    say('building the client bundle (packages/client)')
+    await buildClient()
+    // The client's Chromium tests go last: beside the bench harness (first, and compiling all of
+    // src/ with tsc) they slowed it past its 110 s limit on a 2-core machine.
+    const all = testFiles(join(root, 'test'))
+    const files = argv.length > 0 ? argv : [...all.filter((f) => !f.startsWith('test/client/')), ...all.filter((f) => f.startsWith('test/client/'))]
     const concurrency = process.env.TEST_CONCURRENCY ?? '2'
     say(`running ${files.length} test files, ${concurrency} at a time (slow ones print their steps as "# …" lines)`)
     return await run(process.execPath, [

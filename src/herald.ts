@@ -19,6 +19,7 @@ import { addJobRoutes } from './jobs/jobs-api.js'
 import { Diagnostics } from './observability/diagnostics.js'
 import { createLogger, logEvents, type HeraldLogger } from './observability/logger.js'
 import { Metrics } from './observability/metrics.js'
+import { addClientBundleRoute } from './server/client-bundle.js'
 import { http1Timeouts } from './server/http-server.js'
 import { defaultMaxSessions, openFileLimit } from './server/limits.js'
 import { Listener, listenerSpecs } from './server/listeners.js'
@@ -282,6 +283,7 @@ export class Herald {
         res.end(page)
       })
     }
+    addClientBundleRoute(r)
     addPublishRoute(r, this.hub, cors, { broadcastKey: c.broadcastKey, maxBodyBytes: c.maxBodyBytes, maxJsonDepth: c.maxJsonDepth })
     addJobRoutes(r, this.jobs, cors, { maxBodyBytes: c.maxBodyBytes, maxJsonDepth: c.maxJsonDepth, broadcastKey: c.broadcastKey, streamsSecret: this.streamsSecret })
   }

@@ -19,6 +19,18 @@ export const ndjsonFraming = defineFraming({
 })
 
 /**
+ * NDJSON for many streams at once (`POST /stream`): every reply whole, one per line, as on a
+ * WebSocket, so each data line names its identifier and position. Pings stay in: they are this
+ * wire's keepalive.
+ */
+export const ndjsonFullFraming = defineFraming({
+  name: 'ndjson-full',
+  reply: (reply) => Buffer.from(reply.json + '\n'),
+  transmit: (identifier, message) => Buffer.from(`{"identifier":${JSON.stringify(identifier)},"message":${message}}\n`),
+  data: (prepared) => Buffer.from(prepared.json() + '\n'),
+})
+
+/**
  * Long polling's JSON Lines: every reply object whole, one per line, as on a WebSocket. Pings are
  * left out: a held poll must not be answered by a ping (AnyCable's LP client makes its own).
  */

@@ -16,7 +16,7 @@ export interface HttpTransportOptions {
 }
 
 /**
- * The HTTP push transports of one node: SSE (`/events`), NDJSON (`/stream`), session long polling
+ * The HTTP push transports of one node: SSE (`/events`), NDJSON (`/stream`, GET and POST), session long polling
  * (`--poll-path`), and two generic openers the layers above use for their own routes (the jobs'
  * `/jobs/:id/events`, `/stream` and `/poll`): a long response for chosen subscriptions, and a
  * cursor poll. Each builds wires for the same core as the WebSocket; none keeps its own
@@ -33,7 +33,7 @@ export class HttpTransports {
     this.deadlines = new Deadlines(Date.now, (err) => core.diagnostics.requestFail('a held request\'s deadline', err))
     this.streams = { core, cors: this.cors }
     if (options.sse) addSseRoutes(router, this.streams, { maxBodyBytes: options.maxBodyBytes })
-    addNdjsonRoutes(router, this.streams)
+    addNdjsonRoutes(router, this.streams, { maxBodyBytes: options.maxBodyBytes })
     if (options.poll) {
       this.longPoll = new LongPollTransport(core, this.deadlines, this.cors, options.longPoll)
       this.longPoll.register(router)

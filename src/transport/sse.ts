@@ -1,11 +1,10 @@
 import { HeraldError } from '../errors.js'
-import { splitLines } from '../framing/ndjson.js'
 import { parseSseId, sseFramingFull, sseFramingGet } from '../framing/sse-frame.js'
 import { readBody, type HttpRequest } from '../http/body.js'
 import type { Router } from '../http/router.js'
-import { decodeCommand, ProtocolError } from '../protocol/codec.js'
 import type { HistoryRequest } from '../protocol/messages.js'
 import { identifierParam, openStream, sinceParam, type StreamDeps } from './stream-open.js'
+import { subscribeLines } from './subscribe-lines.js'
 
 export const EVENT_STREAM = 'text/event-stream; charset=utf-8'
 
@@ -20,9 +19,9 @@ export function lastEventId(req: HttpRequest): HistoryRequest | undefined {
 }
 
 /**
- * Server-Sent Events, AnyCable-compatible (docs/protocol.md, HTTP transports): `GET /events` with `identifier`, `stream` or
- * `signed_stream` (+ `history_since`, `Last-Event-ID`), and `POST /events` with JSON Lines
- * subscribe commands. (A job's own SSE stream, `/jobs/:id/events`, is the jobs layer's.)
+ * Server-Sent Events, AnyCable-compatible (docs/protocol.md): `GET /events` with `identifier`,
+ * `stream` or `signed_stream` (+ `history_since`, `Last-Event-ID`), and `POST /events` with JSON
+ * Lines subscribe commands. (A job's own SSE stream, `/jobs/:id/events`, is the jobs layer's.)
  */
 export function addSseRoutes(router: Router, deps: StreamDeps, options: { maxBodyBytes: number }): void {
   router.add('OPTIONS', '/events', (req, res) => deps.cors.preflight(req, res, 'GET, POST, OPTIONS'))
@@ -36,20 +35,7 @@ export function addSseRoutes(router: Router, deps: StreamDeps, options: { maxBod
   })
 
   router.add('POST', '/events', async (req, res, _params, url) => {
-    const body = await readBody(req, options.maxBodyBytes)
-    const subscriptions = splitLines(body.toString('utf8')).map((line) => {
-      let command
-      try {
-        command = decodeCommand(line, deps.core.commandLimits)
-      } catch (err) {
-        if (err instanceof ProtocolError) throw new HeraldError('HERALD_ERR_BAD_COMMAND', err.message)
-        throw err
-      }
-      // Each line is a subscription; the stream cannot carry other commands (AnyCable sse/handler.go).
-      if (command.command !== 'subscribe') throw new HeraldError('HERALD_ERR_BAD_COMMAND', `only subscribe commands are accepted here, got ${command.command}`)
-      return { identifier: command.identifier, history: command.history }
-    })
-    if (subscriptions.length === 0) throw new HeraldError('HERALD_ERR_BAD_REQUEST', 'body: at least one subscribe command (JSON Lines) is required')
+    const subscriptions = subscribeLines(await readBody(req, options.maxBodyBytes), deps.core.commandLimits)
     return openStream(deps, req, res, url, { transport: 'sse', framing: sseFramingFull, contentType: EVENT_STREAM, subscriptions })
   })
 }
