@@ -14,8 +14,10 @@ const COMMON: RedisOptions = {
   // The v5 wire protocol: script replies and pub/sub messages keep their plain RESP2 shapes.
   protocol: 2,
   connectTimeout: 5000,
-  // A hung server (not a closed socket) must not hold publishes forever.
-  commandTimeout: 5000,
+  // A hung server (not a closed socket) must not hold publishes forever: one timer per
+  // connection while replies are due (commandTimeout's timer per command cost a third of the
+  // publish rate).
+  socketTimeout: 5000,
   // Reconnect quickly and keep trying: 100 ms, 200 ms … at most 1 s apart.
   retryStrategy: (times) => Math.min(times * 100, 1000),
 }
