@@ -1,4 +1,5 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { StreamMessage } from '../protocol/messages.js'
 import {
@@ -27,7 +28,9 @@ export interface NatsBrokerOptions {
 const newEpoch = epochSource(6)
 /** Positions this node remembers for its next publishes; beyond it the oldest is forgotten (one more read). */
 const TOPS_KEPT = 10_000
-/** A publish that keeps losing the race to other nodes gives up (each try is a round trip). */
+/** A publish that keeps losing the race to other nodes gives up after this long. */
+const APPEND_DEADLINE_MS = 10_000
+/** Marker writes racing other nodes' (each try is a round trip). */
 const MAX_TRIES = 20
 
 /**
@@ -176,10 +179,16 @@ export class NatsBroker implements Broker {
     return this.subs.size
   }
 
-  /** One append, retried while other nodes win the race for the next offset. */
+  /**
+   * One append, retried while other nodes win the race for the next offset. A loser waits a
+   * random, growing moment before it reads the new top: without it, a node whose position is
+   * warm (one round trip per publish) can keep beating one that must read first (two), publish
+   * after publish.
+   */
   private async append(stream: string, data: string): Promise<StreamMessage> {
     const log = this.ready()
-    for (let i = 0; i < MAX_TRIES; i++) {
+    const deadline = Date.now() + APPEND_DEADLINE_MS
+    for (let lost = 0; ; lost++) {
       let top = this.tops.get(stream)
       if (!top) {
         this.counters.topReads++
@@ -195,10 +204,11 @@ export class NatsBroker implements Broker {
       } catch (err) {
         if (!isWrongLastSequence(err)) throw this.unavailable(err)
         this.counters.conflicts++
-        this.tops.delete(stream)
+        if (this.tops.get(stream) === top) this.tops.delete(stream)
+        if (Date.now() > deadline) throw new BrokerUnavailable(`nats: stream ${stream} kept changing for ${APPEND_DEADLINE_MS} ms (${lost + 1} publishes lost the race)`)
+        await sleep(Math.random() * Math.min(2 ** lost, 50))
       }
     }
-    throw new BrokerUnavailable(`nats: stream ${stream} changed under ${MAX_TRIES} publishes in a row`)
   }
 
   /** The stream's last message; a marker fixes the epoch of a stream that has none. */
@@ -237,7 +247,7 @@ export class NatsBroker implements Broker {
     if (!message) return
     // Another node's publish: the next local one starts from it instead of losing a race.
     const seq = Number(m.headers.get('Nats-Sequence'))
-    if (seq > 0 && this.tops.has(stream)) this.remember(stream, { seq, offset: message.offset, epoch: message.epoch })
+    if (seq > 0) this.remember(stream, { seq, offset: message.offset, epoch: message.epoch })
     this.events.message(message)
   }
 
