@@ -153,10 +153,11 @@ export class NatsBroker implements Broker {
     let store = this.stores.get(namespace)
     if (!store) {
       const guard = <T>(p: Promise<T>) => {
-        if (this.state !== 'up') return Promise.reject(new BrokerUnavailable(`nats: ${this.state}`))
-        return this.guard(p)
+        if (this.state === 'up') return this.guard(p)
+        p.catch(() => {}) // already failing or bound to: the state says why
+        return Promise.reject(new BrokerUnavailable(`nats: ${this.state}`))
       }
-      this.stores.set(namespace, (store = new NatsStore(this.nc!, this.names.bucket(namespace), ttlMs, guard)))
+      this.stores.set(namespace, (store = new NatsStore(() => this.nc, this.names.bucket(namespace), ttlMs, guard)))
     }
     return store
   }

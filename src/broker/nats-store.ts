@@ -13,7 +13,8 @@ export class NatsStore implements KeyValueStore {
   private bucket: Promise<KV> | undefined
 
   constructor(
-    private readonly nc: NatsConnection,
+    /** The broker's connection; none before it started (a store may be asked for earlier). */
+    private readonly connection: () => NatsConnection | undefined,
     private readonly name: string,
     private readonly ttlMs: number,
     /** Maps client errors to BrokerUnavailable. */
@@ -64,7 +65,9 @@ export class NatsStore implements KeyValueStore {
   }
 
   private open(): Promise<KV> {
-    this.bucket ??= new Kvm(this.nc).create(this.name, { ttl: Math.max(1, Math.round(this.ttlMs)), history: 1 })
+    const nc = this.connection()
+    if (!nc) return Promise.reject(new Error('not started'))
+    this.bucket ??= new Kvm(nc).create(this.name, { ttl: Math.max(1, Math.round(this.ttlMs)), history: 1 })
     this.bucket.catch(() => { this.bucket = undefined })
     return this.bucket
   }

@@ -69,3 +69,11 @@ describe('broker options', () => {
     assert.equal(new NatsNames('my.prefix').historyStream, 'my_prefix_history')
   })
 })
+
+test('a store can be asked for before its broker started (it answers once the broker is up)', async () => {
+  const { NatsBroker } = await import('../../src/broker/nats-broker.js')
+  const broker = new NatsBroker({ message() {} }, { url: process.env.HERALD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222', prefix: 'early', historyLimit: 1, historyTtlMs: 1000 })
+  const store = broker.store('early', 1000)
+  await assert.rejects(store.get('k'), /nats: starting/)
+  await broker.close()
+})
