@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo, Server } from 'node:net'
 import type { Broker, BrokerEvents } from './broker/broker.js'
-import { MemoryBroker } from './broker/memory-broker.js'
+import { createBroker } from './broker/create-broker.js'
 import { loadConfig, type LoadSources } from './config/load.js'
 import type { HeraldConfig } from './config/schema.js'
 import { Core } from './core/core.js'
@@ -31,7 +31,7 @@ export interface HeraldOptions extends LoadSources {
   /** A ready configuration; when absent it is loaded from argv/env/overrides. */
   config?: Readonly<HeraldConfig>
   logger?: HeraldLogger
-  /** Another broker (Redis, NATS); the in-memory one by default. */
+  /** A broker of the caller's own; by default the one `--broker` names (memory, redis, nats). */
   createBroker?: (events: BrokerEvents, config: Readonly<HeraldConfig>) => Broker
   /** Default process metrics (CPU, memory, event loop) on /metrics. */
   defaultMetrics?: boolean
@@ -94,9 +94,8 @@ export class Herald {
     this.log = options.logger ?? createLogger(config.logLevel, undefined, config.logFormat)
     this.stopLogging = logEvents(this.diagnostics, this.log)
     this.streamsSecret = config.streamsSecret || randomBytes(32).toString('hex')
-    const createBroker = options.createBroker ?? ((events: BrokerEvents) =>
-      new MemoryBroker(events, { historyLimit: config.historyLimit, historyTtlMs: config.historyTtl * 1000 }))
-    this.hub = new Hub((events) => createBroker(events, config), this.diagnostics, config.maxJsonDepth)
+    const create = options.createBroker ?? createBroker
+    this.hub = new Hub((events) => create(events, config), this.diagnostics, config.maxJsonDepth)
     this.core = new Core(this.hub, {
       outboxBytes: config.outboxBytes,
       sessionsTtlMs: config.sessionsTtl * 1000,

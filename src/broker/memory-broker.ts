@@ -1,6 +1,6 @@
-import { randomFillSync } from 'node:crypto'
 import type { StreamMessage } from '../protocol/messages.js'
 import { HistoryUnavailable, type Broker, type BrokerEvents, type BrokerState, type History, type HistoryQuery, type Publication } from './broker.js'
+import { epochSource } from './epoch.js'
 import { MemoryStore } from './memory-store.js'
 
 export interface MemoryBrokerOptions {
@@ -77,24 +77,8 @@ class StreamLog {
   }
 }
 
-/**
- * Random bytes for epochs, drawn 256 epochs at a time: one randomBytes call per new stream cost
- * more than the rest of its first publish (bench jobs profile: randomFillSync).
- */
-const EPOCH_BYTES = 3
-const epochPool = Buffer.alloc(EPOCH_BYTES * 256)
-let epochPoolUsed = epochPool.length
-
-/** A new epoch: it changes whenever a stream's history is lost (process start, eviction). */
-function newEpoch(): string {
-  if (epochPoolUsed === epochPool.length) {
-    randomFillSync(epochPool)
-    epochPoolUsed = 0
-  }
-  const start = epochPoolUsed
-  epochPoolUsed += EPOCH_BYTES
-  return epochPool.toString('base64url', start, epochPoolUsed)
-}
+/** A memory epoch lives as long as the process: 3 random bytes (4 characters) are plenty. */
+const newEpoch = epochSource(3)
 
 /**
  * Single-node broker: a bounded ring per stream. Publish appends and notifies the node

@@ -6,6 +6,8 @@ const seconds = (def: number, what: string) =>
 const bytes = (def: number, what: string) =>
   z.number().int().min(1).default(def).describe(`${what} (bytes)`)
 
+export const BROKERS = ['memory', 'redis', 'nats'] as const
+
 export const LOG_LEVELS = ['err', 'warn', 'notice', 'info', 'debug'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -13,6 +15,19 @@ export type LogLevel = (typeof LOG_LEVELS)[number]
 function tlsPairCheck(v: { tlsCert: string; tlsKey: string }, ctx: z.RefinementCtx): void {
   if (Boolean(v.tlsCert) !== Boolean(v.tlsKey)) {
     ctx.addIssue({ code: 'custom', path: [v.tlsCert ? 'tlsKey' : 'tlsCert'], message: 'tlsCert and tlsKey must be given together' })
+  }
+}
+
+/** A broker's address only with that broker (a forgotten --broker would run a lone memory node), and well-formed. */
+function brokerCheck(v: { broker: string; redisUrl: string; natsUrl: string }, ctx: z.RefinementCtx): void {
+  for (const [key, broker] of [['redisUrl', 'redis'], ['natsUrl', 'nats']] as const) {
+    if (v[key] && v.broker !== broker) ctx.addIssue({ code: 'custom', path: [key], message: `is set but --broker is ${v.broker}: add --broker ${broker}` })
+  }
+  if (v.redisUrl && !/^(redis|rediss|redis\+sentinel|redis\+cluster):\/\/\S+$/.test(v.redisUrl)) {
+    ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: `"${v.redisUrl}" is not a Redis URL (redis://, rediss://, redis+sentinel:// or redis+cluster://)` })
+  }
+  if (v.natsUrl && !v.natsUrl.split(',').every((u) => /^((nats|tls):\/\/)?([^\s,/@]+@)?[^\s,/:@]+(:\d+)?\/?$/.test(u.trim()))) {
+    ctx.addIssue({ code: 'custom', path: ['natsUrl'], message: `"${v.natsUrl}" is not a NATS URL list (nats://host:port, comma-separated)` })
   }
 }
 
@@ -53,6 +68,17 @@ export const configSchema = z.strictObject({
   streamsSecret: z.string().default('')
     .describe('HMAC secret for signed stream names; empty = a random secret per process'),
   publicStreams: z.boolean().default(false).describe('allow subscribing to unsigned stream names'),
+
+  broker: z.enum(BROKERS).default('memory')
+    .describe('where streams, history and shared state live: memory (this process only) | redis | nats (JetStream); see docs/brokers.md'),
+  redisUrl: z.string().default('').describe(
+    'Redis for --broker redis: redis://[user:password@]host:port[/db], rediss:// (TLS), redis+sentinel://host:port,…/<master>, redis+cluster://host:port,…; empty = redis://127.0.0.1:6379',
+  ),
+  natsUrl: z.string().default('').describe('NATS server(s) with JetStream for --broker nats: nats://host:port, comma-separated; empty = nats://127.0.0.1:4222'),
+  brokerPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('herald')
+    .describe('starts every key, channel, subject, JetStream stream and KV bucket of a network broker; the nodes of one cluster share it'),
+  natsReplicas: z.number().int().min(1).max(5).default(1).describe('JetStream replicas of the NATS history stream and KV buckets (3 on a NATS cluster)'),
+  historyMetaTtl: seconds(86400, "how long a stream's epoch and last offset outlive its last publish on Redis (at least --history-ttl), so a client at the top resumes without reject_history"),
 
   historyLimit: z.number().int().min(0).default(100).describe('messages kept per stream for recovery'),
   historyTtl: seconds(300, 'how long stream history is kept'),
@@ -112,6 +138,7 @@ export const configSchema = z.strictObject({
     .describe('more listeners ("virtual hosts"), in the JSON file: [{"port":8443,"tls-cert":…,"tls-key":…,"h2-half-closed-long-poll":"1"}]'),
 }).superRefine((v, ctx) => {
   tlsPairCheck(v, ctx)
+  brokerCheck(v, ctx)
   // Node refuses a server whose headersTimeout exceeds its requestTimeout.
   if (v.requestTimeout > 0 && v.headersTimeout > v.requestTimeout) {
     ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'must not exceed requestTimeout' })

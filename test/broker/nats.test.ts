@@ -1,0 +1,34 @@
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import type { BrokerEvents } from '../../src/broker/broker.js'
+import { NatsBroker } from '../../src/broker/nats-broker.js'
+import { runBrokerConformance, type ConformanceOptions } from './conformance.js'
+import { ownNats } from './servers.js'
+
+const url = process.env.HERALD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
+
+async function create(events: BrokerEvents, o: ConformanceOptions, serverUrl = url): Promise<NatsBroker> {
+  const broker = new NatsBroker(events, { url: serverUrl, prefix: `ht_${o.space}`, historyLimit: o.historyLimit, historyTtlMs: o.historyTtlMs })
+  await broker.start()
+  return broker
+}
+
+runBrokerConformance({
+  name: 'nats',
+  shared: true,
+  create: (events, o) => create(events, o),
+  /** The space's history stream and KV buckets (streams named KV_<bucket>). */
+  async cleanup(space) {
+    const nc = await connect({ servers: url })
+    try {
+      const jsm = await jetstreamManager(nc)
+      for await (const name of jsm.streams.names()) if (name.includes(`ht_${space}_`)) await jsm.streams.delete(name)
+    } finally {
+      await nc.close()
+    }
+  },
+  async restartable() {
+    const server = await ownNats()
+    return { ...server, create: (events, o) => create(events, o, server.url) }
+  },
+})
