@@ -42,7 +42,7 @@ export interface HeraldStats {
   subscriptions: number
   /** Streams with at least one local subscriber. */
   streams: number
-  /** Disconnected sessions kept for restore (`--sessions-ttl`). */
+  /** Disconnected sessions kept for restore (`--sessions-ttl`) in this process (a network broker keeps them itself). */
   restorableSessions: number
   longPoll: { sessions: number; heldPolls: number }
   jobPoll: { heldPolls: number }
@@ -99,6 +99,8 @@ export class Herald {
     this.core = new Core(this.hub, {
       outboxBytes: config.outboxBytes,
       sessionsTtlMs: config.sessionsTtl * 1000,
+      sessionsMaxEntries: config.sessionsMaxEntries,
+      sessionsMaxBytes: config.sessionsMaxBytes,
       pingIntervalMs: config.pingInterval * 1000,
       inactivityTimeoutMs: config.inactivityTimeout * 1000,
       maxLifetimeMs: config.maxLifetime * 1000,
@@ -175,7 +177,7 @@ export class Herald {
       connections: { total: this.core.clients.size, byTransport: this.core.clients.countByTransport() },
       subscriptions: this.hub.counters.subscriptions,
       streams: this.hub.streamCount,
-      restorableSessions: this.core.sessions.size,
+      restorableSessions: this.core.sessions.size ?? 0,
       longPoll: { sessions: this.http.longPoll?.size ?? 0, heldPolls: this.http.longPoll?.heldCount ?? 0 },
       jobPoll: { heldPolls: this.http.cursorPolls.heldCount },
       deadlines: this.http.deadlines.size,

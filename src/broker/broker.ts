@@ -80,6 +80,10 @@ export interface KeyValueStore {
   /** Reads and deletes at once: of two nodes taking the same key, one gets it. */
   take(key: string): Promise<string | undefined>
   delete(key: string): Promise<void>
+  /** Values kept, when this process holds them (the memory broker's stores). */
+  readonly size?: number
+  /** Values pushed out by the store's limits before their TTL. */
+  readonly evicted?: number
 }
 
 /**
@@ -115,9 +119,10 @@ export interface Broker {
   unsubscribe(stream: string): void
   /**
    * A store under `namespace` whose values expire `ttlMs` after they were set (one store per
-   * namespace; asking again returns the same one).
+   * namespace; asking again returns the same one). `limits` bound a store held in this process
+   * (a network broker's store is bounded by its TTL and the server's memory).
    */
-  store(namespace: string, ttlMs: number): KeyValueStore
+  store(namespace: string, ttlMs: number, limits?: { maxEntries?: number; maxBytes?: number }): KeyValueStore
   /**
    * Sends a control message to every node (at most once, no history): a job's cancel reaching
    * the node that runs it, a long-poll session moving to another node.

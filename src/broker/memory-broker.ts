@@ -160,9 +160,9 @@ export class MemoryBroker implements Broker {
     if (log) log.subscribed = false
   }
 
-  store(namespace: string, ttlMs: number): MemoryStore {
+  store(namespace: string, ttlMs: number, limits?: { maxEntries?: number; maxBytes?: number }): MemoryStore {
     let store = this.stores.get(namespace)
-    if (!store) this.stores.set(namespace, (store = new MemoryStore(ttlMs, this.now)))
+    if (!store) this.stores.set(namespace, (store = new MemoryStore(ttlMs, this.now, limits)))
     return store
   }
 

@@ -83,6 +83,9 @@ export const configSchema = z.strictObject({
   historyLimit: z.number().int().min(0).default(100).describe('messages kept per stream for recovery'),
   historyTtl: seconds(300, 'how long stream history is kept'),
   sessionsTtl: seconds(300, 'how long a disconnected session can be restored (0 = never)'),
+  sessionsMaxEntries: z.number().int().min(1).default(100_000)
+    .describe('most disconnected sessions kept for restore on a node with the memory broker (the oldest go first)'),
+  sessionsMaxBytes: bytes(64 * 1024 * 1024, 'most bytes of disconnected sessions kept for restore with the memory broker; one session\'s state at most a sixteenth'),
 
   pingInterval: seconds(3, 'interval of protocol pings to clients'),
   maxMessageSize: bytes(65536, 'largest WebSocket message a client may send (over it: close 1009)'),

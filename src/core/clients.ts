@@ -2,7 +2,6 @@ import { Disconnects } from '../disconnect.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
 import { replies } from '../protocol/messages.js'
 import type { Connection } from './connection.js'
-import type { SessionCache } from './session-cache.js'
 import type { TransportName } from './wire.js'
 
 export interface ClientsOptions {
@@ -20,7 +19,7 @@ const PING_RIDE_MS = 100
 
 /**
  * The node's open connections, with the timers they share (never a timer per connection): the
- * protocol ping, and a sweep for inactivity, lifetime, restore holds and the restore cache.
+ * protocol ping, and a sweep for inactivity, lifetime and restore holds.
  * Also counts requests held outside any connection (per-job polls) against `maxSessions`, since
  * each holds a socket all the same.
  */
@@ -33,7 +32,6 @@ export class Clients {
 
   constructor(
     private readonly options: ClientsOptions,
-    private readonly sessions: SessionCache,
     private readonly diagnostics: Diagnostics,
   ) {}
 
@@ -111,7 +109,6 @@ export class Clients {
         conn.failed(err)
       }
     }
-    this.sessions.sweep(now)
   }
 
   private sweepOne(conn: Connection, now: number, idleMs: number, lifetimeMs: number): void {

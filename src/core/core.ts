@@ -17,6 +17,10 @@ export interface CoreOptions extends ClientsOptions {
   outboxBytes: number
   /** How long a disconnected session stays restorable (0 = never). */
   sessionsTtlMs: number
+  /** Most sessions kept for restore in this process (the memory broker). */
+  sessionsMaxEntries: number
+  /** Most bytes of sessions kept for restore in this process; one session's state at most a sixteenth of it. */
+  sessionsMaxBytes: number
   publicStreams: boolean
   streamsSecret: string
   /** HS256/384/512 secret for connection tokens (`?jid=` / `X-JID`); empty = every client is accepted. */
@@ -49,8 +53,10 @@ export class Core implements ConnectionContext {
     this.outboxBytes = options.outboxBytes
     this.maxSubscriptions = options.maxSubscriptions
     this.commandLimits = options.commandLimits
-    this.sessions = new SessionCache(options.sessionsTtlMs)
-    this.clients = new Clients(options, this.sessions, diagnostics)
+    const limits = { maxEntries: options.sessionsMaxEntries, maxBytes: options.sessionsMaxBytes }
+    const store = options.sessionsTtlMs > 0 ? hub.broker.store('sessions', options.sessionsTtlMs, limits) : undefined
+    this.sessions = new SessionCache(store, Math.max(1024, options.sessionsMaxBytes / 16))
+    this.clients = new Clients(options, diagnostics)
     this.authorizer = new StreamAuthorizer(options)
   }
 
@@ -116,14 +122,26 @@ export class Core implements ConnectionContext {
       return conn
     }
     const from = restoreSidOf(wire, request)
-    const state = from === undefined ? undefined : this.sessions.take(from)
-    conn.open(state === undefined ? undefined : { from: from!, state })
+    if (from === undefined) conn.open()
+    else void this.restore(conn, from)
     return conn
+  }
+
+  /** Looks the session up in the store (another node may have kept it), then welcomes. */
+  private async restore(conn: Connection, from: string): Promise<void> {
+    let state: SessionState | undefined
+    try {
+      state = await this.sessions.take(from)
+    } catch (err) {
+      // The store is down: the client starts afresh rather than waiting for it.
+      this.diagnostics.brokerError('restore a session', err)
+    }
+    if (conn.isOpen) conn.open(state === undefined ? undefined : { from, state })
   }
 
   ended(conn: Connection, state: SessionState | undefined): void {
     if (!this.clients.remove(conn)) return
-    if (state !== undefined) this.sessions.save(conn.sid, state)
+    if (state !== undefined) this.sessions.save(conn.sid, state).catch((err: unknown) => this.diagnostics.brokerError('keep a session for restore', err))
   }
 
   start(): void {

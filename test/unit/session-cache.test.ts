@@ -1,38 +1,66 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { PreparedBroadcast } from '../../src/framing/prepared-broadcast.js'
+import { MemoryStore } from '../../src/broker/memory-store.js'
 import { SessionCache } from '../../src/core/session-cache.js'
-import type { StreamMessage } from '../../src/protocol/messages.js'
+import { PreparedBroadcast } from '../../src/framing/prepared-broadcast.js'
 import { defineFraming, type Framing } from '../../src/framing/framing.js'
+import type { StreamMessage } from '../../src/protocol/messages.js'
 
 const state = { channels: [{ identifier: 'i', streams: ['s'] }] }
 
-test('a saved session is restorable once within its TTL', () => {
-  const cache = new SessionCache(1000)
-  cache.save('a', state, 0)
+/** A restore cache on a memory store with a hand-driven clock. */
+function setup(ttlMs = 1000, limits = {}, maxStateBytes = 1 << 20) {
+  const clock = { now: 0 }
+  const store = new MemoryStore(ttlMs, () => clock.now, limits)
+  return { clock, store, cache: new SessionCache(store, maxStateBytes) }
+}
+
+test('a saved session is restorable once within its TTL', async () => {
+  const { clock, cache } = setup()
+  await cache.save('a', state)
   assert.equal(cache.size, 1)
-  assert.deepEqual(cache.take('a', 999), state)
-  assert.equal(cache.take('a', 999), undefined, 'only once')
+  clock.now = 999
+  assert.deepEqual(await cache.take('a'), state)
+  assert.equal(await cache.take('a'), undefined, 'only once')
   assert.equal(cache.size, 0)
 })
 
-test('an expired session is not restored, and the sweep forgets it', () => {
-  const cache = new SessionCache(1000)
-  cache.save('a', state, 0)
-  cache.save('b', state, 500)
-  assert.equal(cache.take('a', 1000), undefined)
-  cache.sweep(1499)
+test('an expired session is not restored, and the sweep forgets it', async () => {
+  const { clock, store, cache } = setup()
+  await cache.save('a', state)
+  clock.now = 500
+  await cache.save('b', state)
+  clock.now = 1000
+  assert.equal(await cache.take('a'), undefined)
+  clock.now = 1499
+  store.sweep()
   assert.equal(cache.size, 1)
-  cache.sweep(1500)
+  clock.now = 1500
+  store.sweep()
   assert.equal(cache.size, 0)
-  assert.equal(cache.take('unknown'), undefined)
+  assert.equal(await cache.take('unknown'), undefined)
 })
 
-test('sessionsTtl 0 keeps nothing', () => {
-  const cache = new SessionCache(0)
-  cache.save('a', state)
+test('sessionsTtl 0 keeps nothing', async () => {
+  const cache = new SessionCache(undefined, 1 << 20)
+  await cache.save('a', state)
   assert.equal(cache.size, 0)
-  assert.equal(cache.take('a'), undefined)
+  assert.equal(await cache.take('a'), undefined)
+})
+
+test('the restore cache is bounded: the oldest sessions go first, an oversized state is not kept, and both are counted', async () => {
+  const { cache } = setup(60_000, { maxEntries: 2 }, 200)
+  for (const sid of ['a', 'b', 'c']) await cache.save(sid, state)
+  assert.equal(cache.size, 2)
+  assert.equal(await cache.take('a'), undefined, 'the oldest was pushed out')
+  assert.deepEqual(await cache.take('c'), state)
+  const huge = { channels: [{ identifier: 'x'.repeat(500), streams: ['s'] }] }
+  await cache.save('d', huge)
+  assert.equal(await cache.take('d'), undefined)
+  assert.equal(cache.dropped, 2)
+  const bytes = setup(60_000, { maxBytes: 120 })
+  for (const sid of ['a', 'b', 'c']) await bytes.cache.save(sid, state)
+  assert.ok(bytes.store.size < 3 && bytes.store.evicted > 0, 'bytes bound the store too')
 })
 
 test('a prepared broadcast is encoded once per framing and shared', () => {
