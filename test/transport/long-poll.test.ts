@@ -5,13 +5,16 @@ import { signJwt } from '../../src/auth/jwt.js'
 import { publicIdentifier, signedIdentifier } from '../../src/protocol/identifier.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
 import { broadcast, metric, until } from '../support/util.js'
-import { holdings, lpPost, NO_HOLDINGS, startJob } from './http-clients.js'
+import { SteppedJobs } from '../support/stepped-job.js'
+import { holdings, lpPost, NO_HOLDINGS } from './http-clients.js'
 
 let h: TestHerald
 let lp: string
+let jobs: SteppedJobs
 before(async () => {
   h = await startHerald({ publicStreams: true, pollInterval: 2, pollFlushInterval: 0.05 })
   lp = `${h.url}/lp`
+  jobs = new SteppedJobs(h.herald)
 })
 after(() => h.close())
 
@@ -29,21 +32,23 @@ async function pollUntil(url: string, pollId: string, done: (all: any[]) => bool
   return all
 }
 
-test('long poll: first POST opens a session (poll id, welcome, confirmation); a demo job is followed to succeeded', async () => {
-  const job = await startJob(h.url)
+test('long poll: first POST opens a session (poll id, welcome, confirmation); a job is followed to succeeded', async () => {
+  const job = await jobs.start(h.url)
+  await job.started()
   const identifier = signedIdentifier(job.signedStream)
+  const clients = await metric(h.url, 'long_poll_clients_num')
   const first = await lpPost(lp, { body: subscribe(identifier) })
   assert.equal(first.status, 200)
   assert.match(first.pollId!, /^[\w-]{22,}$/, 'at least 128 random bits')
-  assert.equal(first.lines[0].type, 'welcome')
-  assert.ok(first.lines.some((m) => m.type === 'confirm_subscription' && m.identifier === identifier))
+  assert.deepEqual(first.lines.map((m) => m.type ?? m.message.type), ['welcome', 'confirm_subscription', 'snapshot'])
+  assert.equal(first.lines[1].identifier, identifier)
+  assert.equal(await metric(h.url, 'long_poll_clients_num'), clients + 1)
+  await job.progress(0.5)
+  await job.succeed()
   const all = await pollUntil(lp, first.pollId!, (a) => a.some((m) => m.message?.type === 'succeeded'), [...first.lines])
-  const offsets = dataOf(all).map((m) => m.offset)
-  assert.deepEqual(offsets, [...new Set(offsets)], 'no duplicates')
-  for (let i = 1; i < offsets.length; i++) assert.equal(offsets[i], offsets[i - 1] + 1, 'no gaps')
-  assert.equal(dataOf(all).at(-1).message.type, 'succeeded')
+  // The start event (offset 1) came before the subscription; then each event once, in order.
+  assert.deepEqual(dataOf(all).map((m) => [m.offset, m.message.type]), [[2, 'progress'], [3, 'succeeded']])
   assert.ok(!all.some((m) => m.type === 'ping'), 'pings are not sent over long polling')
-  assert.equal(await metric(h.url, 'long_poll_clients_num'), 1)
 })
 
 test('long poll: messages published between polls arrive with the next poll, exactly once', async () => {
