@@ -17,20 +17,37 @@ test('Deadlines: fires in deadline order from one heap; cancel removes at once, 
   assert.equal(d.size, 0)
 })
 
-test('Deadlines: many random adds and cancels keep the heap consistent', async () => {
+/** mulberry32: a small seeded PRNG, so a failing sequence can be replayed. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+test('Deadlines: many random adds and cancels keep the heap consistent', async (t) => {
+  // HERALD_TEST_SEED=<n> replays a run; the seed used is printed either way.
+  const seed = process.env.HERALD_TEST_SEED ? Number(process.env.HERALD_TEST_SEED) : Math.floor(Math.random() * 2 ** 32)
+  assert.ok(Number.isSafeInteger(seed), `HERALD_TEST_SEED must be an integer, got ${process.env.HERALD_TEST_SEED}`)
+  t.diagnostic(`seed ${seed} (HERALD_TEST_SEED=${seed} replays it)`)
+  const random = seededRandom(seed)
   const d = new Deadlines()
   const fired: number[] = []
   const live = new Set<number>()
   const all = Array.from({ length: 200 }, (_, i) => {
     live.add(i)
-    return d.add(Math.floor(Math.random() * 40), () => fired.push(i))
+    return d.add(Math.floor(random() * 40), () => fired.push(i))
   })
   for (let i = 0; i < 200; i += 3) { d.cancel(all[i]); live.delete(i) }
   assert.equal(d.size, live.size)
   await until(() => d.size === 0, 'all fired')
   assert.deepEqual(new Set(fired), live)
   const at = fired.map((i) => all[i].at)
-  assert.deepEqual(at, [...at].sort((a, b) => a - b), 'in deadline order')
+  assert.deepEqual(at, [...at].sort((a, b) => a - b), `in deadline order (seed ${seed})`)
   d.close()
 })
 
