@@ -87,8 +87,11 @@ export function handleRequest(deps: RequestHandlerDeps, req: HttpRequest, res: H
 
 function failed(deps: RequestHandlerDeps, req: HttpRequest, res: HttpResponse, pathname: string, err: unknown): void {
   if (HeraldError.is(err)) {
-    if (err.status >= 500) deps.hub.log.err({ err, path: pathname }, 'request failed')
-    else deps.hub.rejectInput(err.code, err.message, { method: req.method, path: pathname })
+    if (err.status >= 500) {
+      // Counted like every other refusal (a 503 over --max-sessions, say), as docs/errors.md says.
+      deps.hub.metrics.errors.inc({ code: err.code })
+      deps.hub.log.err({ err, path: pathname }, 'request failed')
+    } else deps.hub.rejectInput(err.code, err.message, { method: req.method, path: pathname })
   } else {
     deps.hub.metrics.errors.inc({ code: 'HERALD_ERR_INTERNAL' })
     deps.hub.log.err({ err, path: pathname }, 'request failed')
