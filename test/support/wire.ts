@@ -28,16 +28,16 @@ export function jwt(claims: Record<string, unknown>, secret: string, alg = 'HS25
 }
 
 /**
- * Publishes 16 KiB messages to `stream`, a few per event-loop turn as a real publisher would,
+ * Publishes 16 KiB messages to `stream`, `perTurn` per event-loop turn as a real publisher would,
  * until `done()` (a reader was dropped, say). Kernel socket buffers on loopback take megabytes
  * before Node sees backpressure, so this may take a few hundred messages; 256 MiB is the limit.
  */
-export async function publishUntil(h: TestHerald, stream: string, done: () => boolean, what: string): Promise<number> {
+export async function publishUntil(h: TestHerald, stream: string, done: () => boolean, what: string, perTurn = 8): Promise<number> {
   const pad = 'x'.repeat(16 * 1024)
   let published = 0
   while (!done()) {
     if (published * pad.length > 256 * 1024 * 1024) throw new Error(`256 MiB published without ${what}`)
-    for (let i = 0; i < 8; i++) await h.herald.publish(stream, { n: ++published, pad })
+    for (let i = 0; i < perTurn; i++) await h.herald.publish(stream, { n: ++published, pad })
     await turn()
   }
   return published
