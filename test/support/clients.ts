@@ -89,6 +89,8 @@ export interface TestSocket {
   /** Resolves when the connection has ended: the close frame's code and reason, both undefined when none came. */
   closed(timeoutMs?: number): Promise<{ code: number | undefined; reason: string | undefined }>
   close(): void
+  /** Drops the connection without a close frame, as a peer that vanished would. */
+  drop(): void
 }
 
 export interface SocketOptions {
@@ -178,6 +180,10 @@ class H1Socket implements TestSocket {
   close(): void {
     this.ws.close()
   }
+
+  drop(): void {
+    this.ws.terminate()
+  }
 }
 
 class H2Socket implements TestSocket {
@@ -222,5 +228,9 @@ class H2Socket implements TestSocket {
     const payload = Buffer.alloc(2)
     payload.writeUInt16BE(1000)
     this.ws.frame(0x8, payload)
+  }
+
+  drop(): void {
+    this.ws.stream.destroy()
   }
 }
