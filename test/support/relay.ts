@@ -4,12 +4,12 @@ import net from 'node:net'
  * A TCP relay on loopback between a test's client and Herald, for what a client library cannot
  * do on its own: `stall()` stops reading from the server (a reader whose kernel buffers fill, the
  * way a stuck browser tab's would), `cut()` drops every connection as a network failure would.
- * It also keeps the first bytes each client sent (an HTTP/1.1 request head), so a test can see
- * what a browser asked for on a reconnect.
+ * It also keeps what clients sent (HTTP/1.1 request heads, say), so a test can see what a
+ * browser asked for on a reconnect.
  */
 export class TcpRelay {
-  /** The first chunk of every client connection, in order (for HTTP/1.1: its request head). */
-  readonly heads: string[] = []
+  /** Every chunk clients sent, in order, as latin1 text. */
+  readonly sent: string[] = []
   private readonly server: net.Server
   private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket }>()
   private stalled = false
@@ -19,7 +19,7 @@ export class TcpRelay {
       const upstream = net.connect(this.target)
       const pair = { client, upstream }
       this.pairs.add(pair)
-      client.once('data', (chunk: Buffer) => this.heads.push(chunk.toString('latin1')))
+      client.on('data', (chunk: Buffer) => this.sent.push(chunk.toString('latin1')))
       // pipe() carries backpressure both ways; a stalled upstream is simply never read again.
       client.pipe(upstream)
       upstream.pipe(client)
