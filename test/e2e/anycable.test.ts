@@ -8,7 +8,8 @@ import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
 import { broadcast, until } from '../support/util.js'
 
 let h: TestHerald
-before(async () => { h = await startHerald({ publicStreams: true }) })
+const STREAMS_SECRET = 'anycable-test-secret'
+before(async () => { h = await startHerald({ publicStreams: true, streamsSecret: STREAMS_SECRET }) })
 after(() => h.close())
 
 const cables: Cable[] = []
@@ -54,7 +55,7 @@ describe('@anycable/core client', () => {
   test('streamFromSigned receives broadcasts signed with the server secret', async () => {
     const c = cable()
     const stream = freshStream('signed')
-    const channel = c.streamFromSigned(signStream(stream, h.herald.streamsSecret))
+    const channel = c.streamFromSigned(signStream(stream, STREAMS_SECRET))
     const got: unknown[] = []
     channel.on('message', (m) => { got.push(m) })
     await channel.ensureSubscribed()
@@ -67,7 +68,7 @@ describe('@anycable/core client', () => {
   test('after an unclean drop it restores its session and gets exactly what it missed, in order', async () => {
     const c = cable()
     const stream = freshStream('restore')
-    const channel = c.streamFromSigned(signStream(stream, h.herald.streamsSecret))
+    const channel = c.streamFromSigned(signStream(stream, STREAMS_SECRET))
     const got: number[] = []
     channel.on('message', (m: any) => { got.push(m.i) })
     const connects: unknown[] = []

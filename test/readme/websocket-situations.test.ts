@@ -133,6 +133,10 @@ const ROWS: Row[] = [
         await publishUntil(h, 'firehose', () => !h.herald.clients().some((c) => c.sid === sid), 'the server to drop the stalled reader')
         assert.equal(await disconnects(h, 'too_slow'), before + 1)
         assert.equal(await errors(h, 'HERALD_ERR_TOO_SLOW'), tooSlow + 1)
+        // Reading again, the client finds the end, and no close frame before it (docs/errors.md).
+        relay.resume()
+        assert.deepEqual(await s.closed(10_000), { code: undefined, reason: undefined })
+        assert.ok(!s.messages.some((m) => m.type === 'disconnect'), 'no disconnect message either')
       } finally {
         relay.close()
       }

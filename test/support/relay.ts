@@ -56,6 +56,15 @@ export class TcpRelay {
     for (const pair of this.pairs) this.stallPair(pair)
   }
 
+  /** Reads from the server again (a paused socket notices neither data nor the server's close). */
+  resume(): void {
+    this.stalled = false
+    for (const { upstream, client } of this.pairs) {
+      upstream.pipe(client)
+      upstream.resume()
+    }
+  }
+
   /** Drops every connection at once, both sides, without waiting for anything. */
   cut(): void {
     for (const { client, upstream } of this.pairs) {

@@ -248,10 +248,10 @@ describe('subprotocols', () => {
 
 describe('subscriptions', () => {
   test('unsigned streams are rejected without publicStreams; bad signatures and other channels always', async () => {
-    const h = await server()
+    const h = await server({ streamsSecret: 'ws-test-secret' })
     const c = await WireClient.connect(h.wsUrl)
     await c.waitForType('welcome')
-    const good = signStream('room', h.herald.streamsSecret)
+    const good = signStream('room', 'ws-test-secret')
     const identifiers = [
       publicIdentifier('room'),
       signedIdentifier(signStream('room', 'some other secret')),
