@@ -3,14 +3,28 @@ import { test } from 'node:test'
 import { Deadlines } from '../../src/transport/deadlines.js'
 import { until } from '../support/util.js'
 
+/**
+ * A clock the test moves. With Date.now, deadlines added one after another are only "in order"
+ * if no millisecond passes between the adds; on a loaded machine one did (fired 10, 30, 20, 40).
+ */
+function testClock(start = 1_000_000) {
+  const clock = { now: start, advanceTo: (ms: number) => { clock.now = start + ms } }
+  return clock
+}
+
 test('Deadlines: fires in deadline order from one heap; cancel removes at once, from any position', async () => {
-  const d = new Deadlines()
+  const clock = testClock()
+  const d = new Deadlines(() => clock.now)
   const fired: number[] = []
   const entries = [30, 10, 50, 20, 40].map((ms) => d.add(ms, () => fired.push(ms)))
   assert.equal(d.size, 5)
   d.cancel(entries[2]) // 50, from the middle of the heap
   d.cancel(entries[2]) // twice is harmless
   assert.equal(d.size, 4)
+  clock.advanceTo(25) // the timer fires when it does; only what is due by the clock goes
+  await until(() => fired.length === 2, 'the two due by 25 ms')
+  assert.deepEqual(fired, [10, 20])
+  clock.advanceTo(100)
   await until(() => d.size === 0, 'all fired')
   assert.deepEqual(fired, [10, 20, 30, 40])
   d.cancel(entries[0]) // fired already: ignored
@@ -52,7 +66,8 @@ test('Deadlines: many random adds and cancels keep the heap consistent', async (
 })
 
 test('Deadlines: lanes fire in order with the heap, cancel from any position, and count in size', async () => {
-  const d = new Deadlines()
+  const clock = testClock()
+  const d = new Deadlines(() => clock.now)
   const fired: string[] = []
   const fast = d.lane(10)
   const slow = d.lane(30)
@@ -67,6 +82,10 @@ test('Deadlines: lanes fire in order with the heap, cancel from any position, an
   d.cancel(b) // from the middle of a lane
   d.cancel(b)
   assert.equal(d.size, 5)
+  clock.advanceTo(15)
+  await until(() => fired.length === 3, 'the three due by 15 ms')
+  assert.deepEqual(fired, ['heap-0', 'fast-a', 'fast-c'])
+  clock.advanceTo(100)
   await until(() => d.size === 0, 'all fired')
   assert.deepEqual(fired, ['heap-0', 'fast-a', 'fast-c', 'heap-20', 'slow'])
   d.cancel(a) // fired already: ignored
@@ -75,6 +94,7 @@ test('Deadlines: lanes fire in order with the heap, cancel from any position, an
   d.close()
   assert.equal(d.size, 0)
   d.cancel(late)
+  clock.advanceTo(1000) // long past its deadline
   await new Promise((r) => setTimeout(r, 50))
   assert.equal(fired.includes('closed'), false, 'close drops lane entries')
 })
