@@ -115,11 +115,11 @@ test('the allowHTTP1 fallback gets the HTTP/1.1 timeouts: idle keep-alive closed
   try {
     const idle = await connect()
     idle.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
-    await once(idle.socket, 'close') // closed by the server's keepAliveTimeout, not by us
+    await within(once(idle.socket, 'close'), 10_000, 'the keep-alive timeout') // closed by the server, not by us
     assert.match(idle.answer(), /^HTTP\/1\.1 200 /)
     const slow = await connect()
     slow.socket.write('POST /jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"typ') // …and the rest never comes
-    await once(slow.socket, 'close')
+    await within(once(slow.socket, 'close'), 10_000, 'the request timeout')
     assert.match(slow.answer(), /^HTTP\/1\.1 408 /)
   } finally {
     await k.close()

@@ -151,7 +151,7 @@ test('undici WebSocket with allowH2 over TLS (sends a key, requires the accept)'
   const ws = new UndiciWebSocket(`${tlsUrl.replace('https', 'wss')}/cable`, { protocols: ['actioncable-v1-ext-json'], dispatcher: agent } as any)
   const messages: any[] = []
   ws.onmessage = (e: any) => messages.push(JSON.parse(String(e.data)))
-  await new Promise<void>((resolve, reject) => { ws.onopen = () => resolve(); ws.onerror = (e: any) => reject(e.error ?? new Error('undici websocket error')) })
+  await within(new Promise<void>((resolve, reject) => { ws.onopen = () => resolve(); ws.onerror = (e: any) => reject(e.error ?? new Error('undici websocket error')) }), 10_000, 'the WebSocket to open')
   assert.equal(ws.protocol, 'actioncable-v1-ext-json')
   await until(() => messages.some((m) => m.type === 'welcome'), 'the welcome')
   const sid = messages.find((m) => m.type === 'welcome').sid

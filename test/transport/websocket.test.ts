@@ -5,7 +5,7 @@ import { WebSocket } from 'ws'
 import { signStream } from '../../src/auth/signed-stream.js'
 import { publicIdentifier, signedIdentifier } from '../../src/protocol/identifier.js'
 import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
-import { metric, until } from '../support/util.js'
+import { metric, until, within } from '../support/util.js'
 
 const servers: TestHerald[] = []
 after(async () => { await Promise.all(servers.map((s) => s.close())) })
@@ -104,7 +104,7 @@ describe('WebSocket bad input', () => {
   test('an upgrade whose request target is not a URL is 400, and the server lives on', async () => {
     const before = await errors(h, 'HERALD_ERR_BAD_REQUEST')
     const { port } = new URL(h.url)
-    const status = await new Promise<string>((resolve, reject) => {
+    const status = await within(new Promise<string>((resolve, reject) => {
       const socket = connect(Number(port), '127.0.0.1', () => {
         socket.write('GET //[ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
@@ -113,7 +113,7 @@ describe('WebSocket bad input', () => {
       socket.on('data', (d) => (text += d))
       socket.on('close', () => resolve(text.split('\r\n')[0]))
       socket.on('error', reject)
-    })
+    }), 10_000, 'the answer to the upgrade')
     assert.equal(status, 'HTTP/1.1 400 Bad Request')
     assert.equal(await errors(h, 'HERALD_ERR_BAD_REQUEST'), before + 1)
   })
@@ -121,7 +121,7 @@ describe('WebSocket bad input', () => {
   test('a frame that breaks RFC 6455 (unmasked from a client) closes 1002', async () => {
     const [badFrames, protocolErrors] = [await errors(h, 'HERALD_ERR_BAD_FRAME'), await metric(h.url, 'herald_disconnects_total', { reason: 'protocol_error' })]
     const { port } = new URL(h.url)
-    const closeCode = await new Promise<number>((resolve, reject) => {
+    const closeCode = await within(new Promise<number>((resolve, reject) => {
       const socket = connect(Number(port), '127.0.0.1', () => {
         socket.write('GET /cable HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
@@ -153,7 +153,7 @@ describe('WebSocket bad input', () => {
       })
       socket.on('close', () => reject(new Error('closed without a close frame')))
       socket.on('error', reject)
-    })
+    }), 10_000, 'the close frame')
     assert.equal(closeCode, 1002)
     assert.equal(await errors(h, 'HERALD_ERR_BAD_FRAME'), badFrames + 1)
     await until(async () => (await metric(h.url, 'herald_disconnects_total', { reason: 'protocol_error' })) > protocolErrors, 'protocol_error counted')
