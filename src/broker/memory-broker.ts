@@ -93,16 +93,14 @@ export class MemoryBroker implements Broker {
   private readonly stores = new Map<string, MemoryStore>()
   private readonly now: () => number
   private sweepTimer: NodeJS.Timeout | undefined
+  private sweepEvery = Infinity
 
   constructor(
     private readonly events: BrokerEvents,
     private readonly options: MemoryBrokerOptions,
   ) {
     this.now = options.now ?? Date.now
-    // One shared sweep instead of a timer per stream: evicts streams whose history expired.
-    const every = Math.max(1000, Math.min(options.historyTtlMs, 60_000))
-    this.sweepTimer = setInterval(() => this.sweep(), every)
-    this.sweepTimer.unref()
+    this.schedule(options.historyTtlMs)
   }
 
   async start(): Promise<void> {}
@@ -162,7 +160,11 @@ export class MemoryBroker implements Broker {
 
   store(namespace: string, ttlMs: number, limits?: { maxEntries?: number; maxBytes?: number }): MemoryStore {
     let store = this.stores.get(namespace)
-    if (!store) this.stores.set(namespace, (store = new MemoryStore(ttlMs, this.now, limits)))
+    if (!store) {
+      this.stores.set(namespace, (store = new MemoryStore(ttlMs, this.now, limits)))
+      // A store with a short TTL (restorable sessions) is swept as often as it needs.
+      this.schedule(ttlMs)
+    }
     return store
   }
 
@@ -209,6 +211,19 @@ export class MemoryBroker implements Broker {
   private expire(log: StreamLog, now: number): void {
     const cutoff = now - this.options.historyTtlMs
     for (let m = log.oldest(); m && m.at < cutoff; m = log.oldest()) log.dropOldest()
+  }
+
+  /**
+   * One shared sweep instead of a timer per stream or key, every quarter of the shortest TTL
+   * kept here, between 1 s and a minute.
+   */
+  private schedule(ttlMs: number): void {
+    const every = Math.max(1000, Math.min(ttlMs / 4, 60_000))
+    if (this.sweepTimer !== undefined && every >= this.sweepEvery) return
+    clearInterval(this.sweepTimer)
+    this.sweepEvery = every
+    this.sweepTimer = setInterval(() => this.sweep(), every)
+    this.sweepTimer.unref()
   }
 
   /** Forgets streams whose history expired and that have no local subscribers; a shared timer runs it. */

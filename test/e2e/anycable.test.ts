@@ -8,7 +8,8 @@ import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
 import { broadcast, until } from '../support/util.js'
 
 let h: TestHerald
-before(async () => { h = await startHerald({ publicStreams: true }) })
+const STREAMS_SECRET = 'anycable-test-secret'
+before(async () => { h = await startHerald({ publicStreams: true, streamsSecret: STREAMS_SECRET }) })
 after(() => h.close())
 
 const cables: Cable[] = []
@@ -54,7 +55,7 @@ describe('@anycable/core client', () => {
   test('streamFromSigned receives broadcasts signed with the server secret', async () => {
     const c = cable()
     const stream = freshStream('signed')
-    const channel = c.streamFromSigned(signStream(stream, h.herald.streamsSecret))
+    const channel = c.streamFromSigned(signStream(stream, STREAMS_SECRET))
     const got: unknown[] = []
     channel.on('message', (m) => { got.push(m) })
     await channel.ensureSubscribed()
@@ -67,7 +68,7 @@ describe('@anycable/core client', () => {
   test('after an unclean drop it restores its session and gets exactly what it missed, in order', async () => {
     const c = cable()
     const stream = freshStream('restore')
-    const channel = c.streamFromSigned(signStream(stream, h.herald.streamsSecret))
+    const channel = c.streamFromSigned(signStream(stream, STREAMS_SECRET))
     const got: number[] = []
     channel.on('message', (m: any) => { got.push(m.i) })
     const connects: unknown[] = []
@@ -192,15 +193,53 @@ describe('raw wire restore', () => {
     c.close()
   })
 
-  test('the base protocol gets no positions-based restore', async () => {
-    const stream = freshStream('base')
-    const c = await WireClient.connect(h.wsUrl, 'actioncable-v1-json')
-    const { sid } = await c.waitForType('welcome')
-    c.send({ command: 'subscribe', identifier: publicIdentifier(stream) })
-    await c.waitForType('confirm_subscription')
-    c.ws.terminate()
-    const r = await WireClient.connect(`${h.wsUrl}?sid=${sid}`, 'actioncable-v1-json')
-    assert.equal((await r.waitForType('welcome')).restored, undefined)
-    r.close()
+  // Restore needs positions, so only the extended protocol has it (docs/protocol.md, "Session
+  // restore"). Each test has its own server: the restorable-session count is exact there.
+  test('a base-protocol session is not kept when it drops, so nothing can restore it', async () => {
+    const own = await startHerald({ publicStreams: true })
+    try {
+      const stream = freshStream('base')
+      const c = await WireClient.connect(own.wsUrl, 'actioncable-v1-json')
+      const { sid } = await c.waitForType('welcome')
+      c.send({ command: 'subscribe', identifier: publicIdentifier(stream) })
+      await c.waitForType('confirm_subscription')
+      c.ws.terminate()
+      await until(() => own.herald.stats().connections.total === 0, 'the server recorded the drop')
+      assert.equal(own.herald.stats().restorableSessions, 0, 'nothing kept for restore')
+      for (const protocol of ['actioncable-v1-json', 'actioncable-v1-ext-json']) {
+        const r = await WireClient.connect(`${own.wsUrl}?sid=${encodeURIComponent(sid)}`, protocol)
+        const welcome = await r.waitForType('welcome')
+        assert.deepEqual(welcome, { type: 'welcome', sid: welcome.sid }, `${protocol}: a fresh session`)
+        assert.deepEqual(own.herald.clients().find((x) => x.sid === welcome.sid)?.identifiers, [], `${protocol}: subscribed to nothing`)
+        r.close()
+      }
+    } finally {
+      await own.close()
+    }
+  })
+
+  test('a base-protocol client cannot restore an extended session; the session stays restorable', async () => {
+    const own = await startHerald({ publicStreams: true })
+    try {
+      const stream = freshStream('ext-then-base')
+      const identifier = publicIdentifier(stream)
+      const c = await WireClient.connect(own.wsUrl)
+      const { sid } = await c.waitForType('welcome')
+      c.send({ command: 'subscribe', identifier })
+      await c.waitForType('confirm_subscription')
+      c.ws.terminate()
+      await until(() => own.herald.stats().restorableSessions === 1, 'the server keeps the session')
+      const base = await WireClient.connect(`${own.wsUrl}?sid=${encodeURIComponent(sid)}`, 'actioncable-v1-json')
+      const welcome = await base.waitForType('welcome')
+      assert.deepEqual(welcome, { type: 'welcome', sid: welcome.sid }, 'a fresh session')
+      assert.deepEqual(own.herald.clients().find((x) => x.sid === welcome.sid)?.identifiers, [])
+      assert.equal(own.herald.stats().restorableSessions, 1, 'the extended session is still kept')
+      const ext = await WireClient.connect(`${own.wsUrl}?sid=${encodeURIComponent(sid)}`)
+      assert.deepEqual((await ext.waitForType('welcome')).restored_ids, [identifier])
+      base.close()
+      ext.close()
+    } finally {
+      await own.close()
+    }
   })
 })

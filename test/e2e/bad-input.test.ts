@@ -59,22 +59,25 @@ describe('jobs API bad input', () => {
   })
 
   test('a malformed percent-encoding in a path parameter is 400, not a crash or a 500', async () => {
+    const internal = await errors('HERALD_ERR_INTERNAL')
     assertError(await request(`${h.url}/jobs/%E0%A4%A`, 'GET', undefined), 400, 'HERALD_ERR_BAD_REQUEST', /percent-encoding/)
-    assert.equal(await errors('HERALD_ERR_INTERNAL'), 0)
+    assert.equal(await errors('HERALD_ERR_INTERNAL'), internal)
   })
 
   test('an unknown job type is 400 naming the known types', async () => {
+    const before = await errors('HERALD_ERR_UNKNOWN_JOB_TYPE')
     const res = await postJson(`${h.url}/jobs`, { type: 'teleport' })
     assertError(res, 400, 'HERALD_ERR_UNKNOWN_JOB_TYPE', /"teleport"/)
     assert.match(res.body.error.message, /demo/)
     assert.match(res.body.error.message, /external/)
-    assert.equal(await errors('HERALD_ERR_UNKNOWN_JOB_TYPE'), 1)
+    assert.equal(await errors('HERALD_ERR_UNKNOWN_JOB_TYPE'), before + 1)
   })
 
   test('malformed JSON is 400', async () => {
+    const before = await errors('HERALD_ERR_BAD_JSON')
     assertError(await postJson(`${h.url}/jobs`, '{"type": "demo",'), 400, 'HERALD_ERR_BAD_JSON')
     assertError(await postJson(`${h.url}/_broadcast`, 'nope'), 400, 'HERALD_ERR_BAD_JSON')
-    assert.equal(await errors('HERALD_ERR_BAD_JSON'), 2)
+    assert.equal(await errors('HERALD_ERR_BAD_JSON'), before + 2)
   })
 
   test('the wrong shape is 400 naming the field', async () => {
@@ -95,11 +98,12 @@ describe('jobs API bad input', () => {
   })
 
   test('a body over maxBodyBytes is 413, with Content-Length and chunked', async () => {
+    const before = await errors('HERALD_ERR_BODY_TOO_LARGE')
     const big = JSON.stringify({ type: 'demo', input: { pad: 'x'.repeat(4000) } })
     assertError(await request(`${h.url}/jobs`, 'POST', big), 413, 'HERALD_ERR_BODY_TOO_LARGE')
     assertError(await request(`${h.url}/jobs`, 'POST', big, { chunked: true }), 413, 'HERALD_ERR_BODY_TOO_LARGE')
     assertError(await request(`${h.url}/_broadcast`, 'POST', big, { chunked: true, headers: { 'content-type': 'application/json' } }), 413, 'HERALD_ERR_BODY_TOO_LARGE')
-    assert.equal(await errors('HERALD_ERR_BODY_TOO_LARGE'), 3)
+    assert.equal(await errors('HERALD_ERR_BODY_TOO_LARGE'), before + 3)
     // Exactly at the limit is read (and then judged on its shape).
     const exact = JSON.stringify({ type: 'demo', input: { pad: '' } })
     const padded = exact.replace('"pad":""', `"pad":"${'x'.repeat(1024 - exact.length)}"`)

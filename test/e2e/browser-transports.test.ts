@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { launchChromium } from '../support/browser.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
 
 let h: TestHerald
 let browser: Browser
 before(async () => {
   h = await startHerald({ pollFlushInterval: 0.05 })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  browser = await launchChromium() // honours HERALD_CHROMIUM (this file used /usr/bin/chromium only)
 })
 after(async () => {
   await browser?.close()

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
-import type { Socket } from 'node:net'
 import { after, before, test } from 'node:test'
 import { setImmediate as turn } from 'node:timers/promises'
 import { publicIdentifier } from '../../src/protocol/identifier.js'
 import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
+import { TcpRelay } from '../support/relay.js'
 import { metric, until } from '../support/util.js'
 
 let h: TestHerald
@@ -14,17 +13,19 @@ after(() => h.close())
 test('a reader that stops reading is disconnected too_slow; other subscribers get every message in order', async () => {
   const stream = 'firehose'
   const identifier = publicIdentifier(stream)
-  const subscribe = async () => {
-    const c = await WireClient.connect(h.wsUrl)
+  const subscribe = async (url: string) => {
+    const c = await WireClient.connect(url)
     const { sid } = await c.waitForType('welcome')
     c.send({ command: 'subscribe', identifier })
     await c.waitForType('confirm_subscription')
     return { c, sid: sid as string }
   }
-  const normal = await subscribe()
-  const slow = await subscribe()
-  const slowSocket = (slow.c.ws as unknown as { _socket: Socket })._socket
-  slowSocket.pause() // never reads again: the kernel buffers fill, then the server's outbox does
+  const normal = await subscribe(h.wsUrl)
+  // Through a relay that stops reading: the kernel buffers fill, then the server's outbox does.
+  const relay = await TcpRelay.to(h.url)
+  after(() => relay.close())
+  const slow = await subscribe(`${relay.url.replace(/^http/, 'ws')}/cable`)
+  relay.stall()
 
   const slowOnServer = () => h.herald.clients().some((client) => client.sid === slow.sid)
   const pad = 'x'.repeat(1000)
@@ -53,10 +54,8 @@ test('a reader that stops reading is disconnected too_slow; other subscribers ge
   assert.equal(await metric(h.url, 'herald_disconnects_total', { reason: 'too_slow' }), 1)
   assert.equal(await metric(h.url, 'herald_errors_total', { code: 'HERALD_ERR_TOO_SLOW' }), 1)
   // The server dropped the socket without a close handshake: once the client reads again it sees the end.
-  const closed = once(slow.c.ws, 'close')
-  slowSocket.resume()
-  const [code] = await closed
-  assert.equal(code, 1006)
+  relay.resume()
+  assert.equal((await slow.c.closed(10_000)).code, 1006)
   assert.ok(slow.c.data(identifier).length < published, 'the slow reader did not get everything')
   normal.c.close()
 })

@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { publicIdentifier } from '../../src/protocol/identifier.js'
 import { connectH2, curl, H2Reader, h2Request } from '../support/h2.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
+import { SteppedJobs } from '../support/stepped-job.js'
 import { makeSelfSignedCert, type TestCert } from '../support/tls.js'
+import { until } from '../support/util.js'
 
 // SSE, NDJSON, session long polling and the per-job poll over HTTP/2 (TLS and h2c), with curl
 // and Node's client. No protocol pings (pingInterval 0) and an h2 idle timeout of 0.5 s, so a
@@ -17,6 +19,7 @@ let cert: TestCert
 let h2c: string // cleartext, h2-half-closed-long-poll
 let tls: string // TLS, h2-half-closed-long-poll
 let plain: string // cleartext, without the option
+let jobs: SteppedJobs
 
 before(async () => {
   cert = makeSelfSignedCert()
@@ -33,6 +36,7 @@ before(async () => {
     ],
   })
   ;[h2c, tls, plain] = h.herald.listeners.map((l) => l.url)
+  jobs = new SteppedJobs(h.herald)
 })
 after(async () => {
   await h.close()
@@ -57,20 +61,26 @@ for (const scheme of ['h2c', 'tls'] as const) {
   const base = () => (scheme === 'tls' ? tls : h2c)
 
   test(`${scheme}: curl follows a job over SSE and over NDJSON on HTTP/2`, async () => {
-    // Both streams end by themselves after the job's final event; curl joins while it runs.
-    const input = { steps: 5, delayMs: 200 }
-    const [a, b] = [await startJob('demo', input), await startJob('demo', input)]
-    const [sse, nd] = await Promise.all([
+    // Both streams end by themselves after the job's final event; each step waits for curl.
+    const [a, b] = [await jobs.start(h.url), await jobs.start(h.url)]
+    const following = Promise.all([
       curl([...curlH2(base()), '-N', '-w', '\n[%{http_version}]', `${base()}/jobs/${a.id}/events`]),
       curl([...curlH2(base()), '-N', '-w', '\n[%{http_version}]', `${base()}/jobs/${b.id}/stream`]),
     ])
+    await until(() => h.herald.subscriberCount(a.stream) === 1 && h.herald.subscriberCount(b.stream) === 1, 'both curls subscribed')
+    for (const job of [a, b]) {
+      await job.progress(0.5)
+      await job.succeed()
+    }
+    const [sse, nd] = await following
     for (const r of [sse, nd]) {
       assert.equal(r.code, 0, r.stderr)
-      assert.match(r.stdout, /"type":"progress"/, 'live progress events')
-      assert.match(r.stdout, /"type":"succeeded"/)
       assert.match(r.stdout, /\[2\]$/, 'over HTTP/2')
     }
-    assert.match(sse.stdout, /^event: |\ndata: /m)
+    const sseEvents = [...sse.stdout.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]))
+    assert.deepEqual(sseEvents.map((e) => e.type), ['snapshot', 'progress', 'succeeded', 'disconnect'])
+    const ndLines = lines(nd.stdout).slice(0, -1).map((l) => JSON.parse(l))
+    assert.deepEqual(ndLines.map((l) => l.message?.type ?? l.type), ['snapshot', 'progress', 'succeeded', 'disconnect'])
   })
 
   test(`${scheme}: curl long-polls a session (/lp) and a job (/jobs/:id/poll) on HTTP/2`, async () => {
@@ -83,6 +93,7 @@ for (const scheme of ['h2c', 'tls'] as const) {
     assert.match(first.stdout, /"type":"welcome"/)
     // A held poll that outlives the idle timeout and answers with what is published meanwhile.
     const held = curl([...curlH2(base()), '-X', 'POST', '-H', `x-anycable-poll-id: ${pollId}`, '-w', '\n[%{http_version}]', `${base()}/lp`])
+    await until(() => h.herald.stats().longPoll.heldPolls === 1, 'the poll held')
     await sleep(IDLE * 1000 * 2.5)
     await publish(stream, { n: 1 })
     const second = await held
@@ -90,11 +101,14 @@ for (const scheme of ['h2c', 'tls'] as const) {
     assert.ok(lines(second.stdout).some((l) => l.includes('"n":1')), second.stdout)
     assert.match(second.stdout, /\[2\]$/)
 
-    const job = await startJob()
+    const job = await jobs.start(h.url)
+    await job.started()
     const jp = await curl([...curlH2(base()), '-w', '\n[%{http_version}]', `${base()}/jobs/${job.id}/poll?after=0&timeout=5`])
     assert.equal(jp.code, 0, jp.stderr)
     assert.match(jp.stdout, /\[2\]$/)
-    assert.ok(JSON.parse(lines(jp.stdout)[0]).events.length > 0)
+    const answer = JSON.parse(lines(jp.stdout)[0])
+    assert.deepEqual([answer.events.map((e: any) => [e.type, e.progress]), answer.after], [[['progress', 0]], 1], 'the start event, from the cursor 0')
+    await job.succeed()
   })
 
   test(`${scheme}: Node's http2 client: SSE and NDJSON receive a broadcast; a session long poll and a job poll answer`, async () => {
@@ -104,7 +118,7 @@ for (const scheme of ['h2c', 'tls'] as const) {
     const nd = H2Reader.open(session, `/stream?stream=${encodeURIComponent(stream)}`)
     await sse.waitFor((b) => b.includes('confirm_subscription'), 'the SSE confirmation')
     // NDJSON carries data only; it is subscribed before its headers are sent.
-    while (nd.status === 0 && !nd.ended) await sleep(10)
+    await until(() => nd.status !== 0 || nd.ended, 'the NDJSON response headers')
     assert.equal(nd.status, 200)
     assert.match(String(sse.headers['content-type']), /text\/event-stream/)
     await publish(stream, { hello: scheme })
@@ -119,16 +133,18 @@ for (const scheme of ['h2c', 'tls'] as const) {
     const pollId = String(first.headers['x-anycable-poll-id'])
     assert.match(first.body, /confirm_subscription/)
     const held = H2Reader.open(session, '/lp', { method: 'POST', body: '', headers: { 'x-anycable-poll-id': pollId } })
-    await sleep(100)
+    await until(() => h.herald.stats().longPoll.heldPolls === 1, 'the poll held')
     await publish(stream, { polled: true })
     await held.closed()
     assert.equal(held.status, 200)
     assert.match(held.body, /"polled":true/)
 
-    const job = await startJob()
+    const job = await jobs.start(h.url)
+    await job.started()
     const jp = await h2Request(session, `/jobs/${job.id}/poll?after=0&timeout=5`)
     assert.equal(jp.status, 200)
-    assert.ok(JSON.parse(jp.body).events.length > 0)
+    assert.deepEqual(JSON.parse(jp.body).events.map((e: any) => [e.type, e.progress]), [['progress', 0]])
+    await job.succeed()
     sse.stream.close()
     session.close()
   })
@@ -178,7 +194,8 @@ test('immortal held polls: a session long poll (3 s hold) and a job poll outlive
 
 test('curl --http2-prior-knowledge: a silent SSE stream outlives the idle timeout on the option listener', async () => {
   const stream = 'h2/curl-quiet'
-  const pending = curl(['--http2-prior-knowledge', '-N', '-m', '4', `${h2c}/events?stream=${stream}`])
+  const pending = curl(['--http2-prior-knowledge', '-N', '-m', '6', `${h2c}/events?stream=${stream}`])
+  await until(() => h.herald.subscriberCount(stream) === 1, 'curl subscribed')
   await sleep(IDLE * 1000 * 4)
   await publish(stream, { after: 'silence' })
   const r = await pending
@@ -188,20 +205,23 @@ test('curl --http2-prior-knowledge: a silent SSE stream outlives the idle timeou
 
 test('tls: HTTP/1.1 on the same port (ALPN http/1.1) serves the same transports', async () => {
   const v = ['-k', '--http1.1']
-  const job = await startJob('demo', { steps: 3, delayMs: 100 })
-  const [sse, nd, jp] = await Promise.all([
+  const job = await jobs.start(h.url)
+  const following = Promise.all([
     curl([...v, '-N', '-w', '\n[%{http_version}]', `${tls}/jobs/${job.id}/events`]),
     curl([...v, '-N', '-w', '\n[%{http_version}]', `${tls}/jobs/${job.id}/stream`]),
-    curl([...v, '-w', '\n[%{http_version}]', `${tls}/jobs/${job.id}/poll?after=0&timeout=5`]),
   ])
+  await until(() => h.herald.subscriberCount(job.stream) === 2, 'SSE and NDJSON subscribed')
+  await job.progress(0.5)
+  await job.succeed()
+  const [sse, nd] = await following
+  const jp = await curl([...v, '-w', '\n[%{http_version}]', `${tls}/jobs/${job.id}/poll?after=0&timeout=5`])
   for (const r of [sse, nd, jp]) {
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /\[1\.1\]$/)
   }
-  // The succeeded event, or (when curl got there only after the job had finished, as a loaded
-  // machine allows) the snapshot that already holds it.
-  assert.match(sse.stdout, /"type":"succeeded"|"type":"snapshot","job":\{[^}]*"state":"succeeded"/)
-  assert.match(nd.stdout, /"type":"succeeded"|"type":"snapshot","job":\{[^}]*"state":"succeeded"/)
+  assert.match(sse.stdout, /"type":"progress"[^]*"type":"succeeded"/)
+  assert.match(nd.stdout, /"type":"progress"[^]*"type":"succeeded"/)
+  assert.deepEqual(JSON.parse(lines(jp.stdout)[0]).events.map((e: any) => e.type), ['progress', 'progress', 'succeeded'])
   const lp = await curl([...v, '-D', '-', '-X', 'POST', '--data-binary', JSON.stringify({ command: 'subscribe', identifier: publicIdentifier('h2/h1') }), `${tls}/lp`])
   assert.match(lp.stdout, /^HTTP\/1\.1 200/)
   assert.match(lp.stdout, /x-anycable-poll-id: /i)

@@ -4,11 +4,20 @@ import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHt
 import net from 'node:net'
 import { Receiver, Sender } from 'ws'
 
-/** An HTTP/2 client session; https: URLs accept the self-signed test certificate. */
-export async function connectH2(url: string): Promise<ClientHttp2Session> {
-  const session = http2.connect(url, url.startsWith('https:') ? { rejectUnauthorized: false } : {})
+/**
+ * An HTTP/2 client session; https: URLs accept the self-signed test certificate. `windowBytes`
+ * sets the stream and connection flow-control windows (Node's default is 64 KiB; browsers use
+ * megabytes), for a client that should keep up with a fast stream.
+ */
+export async function connectH2(url: string, options: { windowBytes?: number } = {}): Promise<ClientHttp2Session> {
+  const window = options.windowBytes
+  const session = http2.connect(url, {
+    ...(url.startsWith('https:') ? { rejectUnauthorized: false } : {}),
+    ...(window ? { settings: { initialWindowSize: window } } : {}),
+  })
   session.on('error', () => {})
   await once(session, 'remoteSettings')
+  if (window) session.setLocalWindowSize(window)
   return session
 }
 

@@ -11,6 +11,19 @@ export async function until<T>(check: () => T | Promise<T>, what = 'condition', 
   }
 }
 
+/** `promise`, or a rejection naming `what` once `timeoutMs` passes first: a deadline for waits on events. */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs)
+  })
+  try {
+    return await Promise.race([promise, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** One sample of a Prometheus metric from GET /metrics (0 when absent), e.g. metric(url, 'herald_errors_total', { code: 'X' }). */
 export async function metric(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text()

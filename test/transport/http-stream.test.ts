@@ -5,10 +5,15 @@ import { promisify } from 'node:util'
 import { signJwt } from '../../src/auth/jwt.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
 import { broadcast, until } from '../support/util.js'
-import { holdings, NO_HOLDINGS, startJob, StreamReader } from './http-clients.js'
+import { SteppedJobs } from '../support/stepped-job.js'
+import { holdings, NO_HOLDINGS, StreamReader } from './http-clients.js'
 
 let h: TestHerald
-before(async () => { h = await startHerald({ publicStreams: true }) })
+let jobs: SteppedJobs
+before(async () => {
+  h = await startHerald({ publicStreams: true })
+  jobs = new SteppedJobs(h.herald)
+})
 after(() => h.close())
 
 /** Reads an NDJSON response with fetch() and a ReadableStream reader, as a browser would. */
@@ -31,29 +36,35 @@ async function readAll(url: string): Promise<{ status: number; type: string | nu
   return { status: res.status, type: res.headers.get('content-type'), lines }
 }
 
-test('NDJSON: fetch() + ReadableStream follows a demo job: snapshot first, then events with positions, ends after succeeded', async () => {
-  const job = await startJob(h.url)
-  const r = await readAll(`${h.url}/jobs/${job.id}/stream`)
+test('NDJSON: fetch() + ReadableStream follows a job: snapshot first, then events with positions, ends after succeeded', async () => {
+  const job = await jobs.start(h.url)
+  await job.started()
+  const reading = readAll(`${h.url}/jobs/${job.id}/stream`)
+  await until(() => h.herald.subscriberCount(job.stream) === 1, 'the reader subscribed')
+  await job.progress(0.5, 'half way')
+  await job.succeed({ done: true })
+  const r = await reading
   assert.equal(r.status, 200)
   assert.match(r.type!, /^application\/x-ndjson/)
-  const events = r.lines.filter((l) => l.message)
-  assert.equal(events[0].message.type, 'snapshot')
-  assert.equal(events[0].offset, undefined, 'the snapshot has no position')
-  assert.equal(events.at(-1).message.type, 'succeeded')
-  for (const e of events.slice(1)) assert.equal(e.stream_id, job.stream)
-  assert.deepEqual(r.lines.at(-1), { type: 'disconnect', reason: 'complete', reconnect: false })
+  const [snapshot, progress, succeeded, end, ...rest] = r.lines
+  assert.deepEqual(rest, [])
+  assert.deepEqual(Object.keys(snapshot), ['message'], 'the snapshot has no position')
+  assert.equal(snapshot.message.type, 'snapshot')
+  assert.deepEqual([progress.message.type, progress.message.progress, progress.offset, progress.stream_id], ['progress', 0.5, 2, job.stream])
+  assert.deepEqual([succeeded.message.type, succeeded.offset, succeeded.epoch], ['succeeded', 3, progress.epoch])
+  assert.deepEqual(end, { type: 'disconnect', reason: 'complete', reconnect: false })
   await until(() => holdings(h).connections === 0, 'freed')
 })
 
 test('NDJSON: curl -N follows a job to its end', async () => {
-  const job = await startJob(h.url, { steps: 10, delayMs: 50 })
-  const { stdout } = await promisify(execFile)('curl', ['-sN', `${h.url}/jobs/${job.id}/stream`], { timeout: 20_000 })
-  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l))
-  assert.equal(lines[0].message.type, 'snapshot')
-  // The stream ends with the outcome: the succeeded event, or (when curl started only after the
-  // job had finished, as a loaded machine allows) the snapshot that already holds it.
-  const last = lines.filter((l) => l.message).at(-1).message
-  assert.ok(last.type === 'succeeded' || (last.type === 'snapshot' && last.job.state === 'succeeded'), JSON.stringify(last))
+  const job = await jobs.start(h.url)
+  await job.started()
+  const curl = promisify(execFile)('curl', ['-sN', `${h.url}/jobs/${job.id}/stream`], { timeout: 20_000 })
+  await until(() => h.herald.subscriberCount(job.stream) === 1, 'curl subscribed')
+  await job.progress(0.5)
+  await job.succeed()
+  const lines = (await curl).stdout.trim().split('\n').map((l) => JSON.parse(l))
+  assert.deepEqual(lines.map((l) => l.message?.type ?? l.type), ['snapshot', 'progress', 'succeeded', 'disconnect'])
   assert.deepEqual(lines.at(-1), { type: 'disconnect', reason: 'complete', reconnect: false })
 })
 
@@ -76,16 +87,23 @@ test('NDJSON /stream?stream=: resumes with ?after=&epoch= after a dropped connec
 })
 
 test('NDJSON: a job resumes with ?after=&epoch= mid-run', async () => {
-  const job = await startJob(h.url, { steps: 8, delayMs: 50 })
+  const job = await jobs.start(h.url)
+  await job.started()
   const first = await StreamReader.ndjson(`${h.url}/jobs/${job.id}/stream`)
-  await first.waitFor(() => first.lines.filter((l) => l.offset).length >= 2, 'two events')
+  await first.waitFor(() => first.lines.length === 1, 'the snapshot')
+  await job.progress(0.2)
+  await job.progress(0.4)
+  await first.waitFor(() => first.lines.length === 3, 'two events')
   first.destroy()
-  const seen = first.lines.filter((l) => l.offset)
-  const at = seen.at(-1)
+  await until(() => h.herald.subscriberCount(job.stream) === 0, 'the server saw the drop')
+  await job.progress(0.6) // while it is away
+  const at = first.lines.at(-1)
   const second = await StreamReader.ndjson(`${h.url}/jobs/${job.id}/stream?after=${at.offset}&epoch=${at.epoch}`)
+  await second.waitFor(() => second.lines.some((l) => l.offset === 4), 'the missed event')
+  await job.succeed()
   await second.waitEnded()
-  const offsets = [...seen, ...second.lines.filter((l) => l.offset)].map((l) => l.offset)
-  assert.deepEqual(offsets, Array.from({ length: offsets.length }, (_, i) => offsets[0] + i), 'contiguous, no duplicates')
+  const offsets = [...first.lines, ...second.lines].filter((l) => l.offset).map((l) => l.offset)
+  assert.deepEqual(offsets, [2, 3, 4, 5], 'every event once, in order')
   assert.equal(second.lines.filter((l) => l.offset).at(-1).message.type, 'succeeded')
 })
 

@@ -5,7 +5,7 @@ import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, test } from 'node:test'
 import { startHerald, type TestHerald } from '../support/herald.js'
-import { broadcast } from '../support/util.js'
+import { broadcast, within } from '../support/util.js'
 import { lpPost, StreamReader } from './http-clients.js'
 
 /**
@@ -42,12 +42,12 @@ test('a long poll held past requestTimeout is answered by Herald (200), not by t
 })
 
 test('a request body slower than requestTimeout is still cut with 408', async () => {
-  const status = await new Promise<number>((resolve, reject) => {
+  const status = await within(new Promise<number>((resolve, reject) => {
     const req = http.request(`${base}/lp`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => { resolve(res.statusCode ?? 0); res.resume() })
     req.on('error', reject)
     req.write('{"command":')
     // …and the rest never comes.
-  })
+  }), 10_000, 'the server to answer the unfinished body')
   assert.equal(status, 408)
 })
 
@@ -57,7 +57,7 @@ test('request headers slower than --headers-timeout are cut with 408', async () 
   socket.setEncoding('latin1').on('data', (d: string) => (answer += d))
   await once(socket, 'connect')
   socket.write('GET /health HTTP/1.1\r\nHost: x\r\n') // …and the blank line never comes
-  await once(socket, 'close')
+  await within(once(socket, 'close'), 10_000, 'the server to close the connection')
   assert.match(answer, /^HTTP\/1\.1 408 /)
 })
 
@@ -70,7 +70,7 @@ test('an idle keep-alive connection is closed after --keep-alive-timeout', async
     await once(socket, 'connect')
     socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
     // The server, not the client, ends the idle connection once the answer is out.
-    await once(socket, 'end')
+    await within(once(socket, 'end'), 10_000, 'the server to end the idle connection')
     assert.match(answer, /^HTTP\/1\.1 200 /)
     socket.destroy()
   } finally {

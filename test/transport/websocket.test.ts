@@ -5,7 +5,7 @@ import { WebSocket } from 'ws'
 import { signStream } from '../../src/auth/signed-stream.js'
 import { publicIdentifier, signedIdentifier } from '../../src/protocol/identifier.js'
 import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
-import { metric, until } from '../support/util.js'
+import { metric, until, within } from '../support/util.js'
 
 const servers: TestHerald[] = []
 after(async () => { await Promise.all(servers.map((s) => s.close())) })
@@ -35,13 +35,15 @@ describe('WebSocket bad input', () => {
   let h: TestHerald
   before(async () => { h = await server({ maxMessageSize: 1024 }) })
 
+  // These tests share one server, so each reads its counters as before/after deltas.
   test('a message over maxMessageSize closes 1009', async () => {
+    const [tooBig, disconnects] = [await errors(h, 'HERALD_ERR_MESSAGE_TOO_BIG'), await metric(h.url, 'herald_disconnects_total', { reason: 'message_too_big' })]
     const c = await WireClient.connect(h.wsUrl)
     await c.waitForType('welcome')
     c.send(JSON.stringify({ command: 'subscribe', identifier: 'x'.repeat(2000) }))
     assert.equal((await c.closed()).code, 1009)
-    assert.equal(await errors(h, 'HERALD_ERR_MESSAGE_TOO_BIG'), 1)
-    assert.equal(await metric(h.url, 'herald_disconnects_total', { reason: 'message_too_big' }), 1)
+    assert.equal(await errors(h, 'HERALD_ERR_MESSAGE_TOO_BIG'), tooBig + 1)
+    assert.equal(await metric(h.url, 'herald_disconnects_total', { reason: 'message_too_big' }), disconnects + 1)
   })
 
   test('a message of exactly maxMessageSize is accepted', async () => {
@@ -54,14 +56,16 @@ describe('WebSocket bad input', () => {
   })
 
   test('a text frame that is not UTF-8 closes 1007', async () => {
+    const before = await errors(h, 'HERALD_ERR_INVALID_UTF8')
     const c = await WireClient.connect(h.wsUrl)
     await c.waitForType('welcome')
     c.ws.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false })
     assert.equal((await c.closed()).code, 1007)
-    assert.equal(await errors(h, 'HERALD_ERR_INVALID_UTF8'), 1)
+    assert.equal(await errors(h, 'HERALD_ERR_INVALID_UTF8'), before + 1)
   })
 
   test('a binary frame gets disconnect unsupported_data, then close 1003', async () => {
+    const before = await errors(h, 'HERALD_ERR_BINARY_FRAME')
     const c = await WireClient.connect(h.wsUrl)
     await c.waitForType('welcome')
     c.ws.send(Buffer.from('{"command":"ping"}'), { binary: true })
@@ -69,7 +73,7 @@ describe('WebSocket bad input', () => {
     assert.equal(code, 1003)
     assert.equal(reason, 'unsupported_data')
     assert.deepEqual(c.messages.at(-1), { type: 'disconnect', reason: 'unsupported_data', reconnect: false })
-    assert.equal(await errors(h, 'HERALD_ERR_BINARY_FRAME'), 1)
+    assert.equal(await errors(h, 'HERALD_ERR_BINARY_FRAME'), before + 1)
   })
 
   for (const [what, text] of [
@@ -91,14 +95,16 @@ describe('WebSocket bad input', () => {
   }
 
   test('an upgrade at another path is 404', async () => {
+    const before = await errors(h, 'HERALD_ERR_NOT_FOUND')
     assert.equal(await upgradeStatus(`${h.url.replace('http', 'ws')}/other`), 404)
     assert.equal(await upgradeStatus(`${h.wsUrl}/deeper`), 404)
-    assert.equal(await errors(h, 'HERALD_ERR_NOT_FOUND'), 2)
+    assert.equal(await errors(h, 'HERALD_ERR_NOT_FOUND'), before + 2)
   })
 
   test('an upgrade whose request target is not a URL is 400, and the server lives on', async () => {
+    const before = await errors(h, 'HERALD_ERR_BAD_REQUEST')
     const { port } = new URL(h.url)
-    const status = await new Promise<string>((resolve, reject) => {
+    const status = await within(new Promise<string>((resolve, reject) => {
       const socket = connect(Number(port), '127.0.0.1', () => {
         socket.write('GET //[ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
@@ -107,14 +113,15 @@ describe('WebSocket bad input', () => {
       socket.on('data', (d) => (text += d))
       socket.on('close', () => resolve(text.split('\r\n')[0]))
       socket.on('error', reject)
-    })
+    }), 10_000, 'the answer to the upgrade')
     assert.equal(status, 'HTTP/1.1 400 Bad Request')
-    assert.equal(await errors(h, 'HERALD_ERR_BAD_REQUEST'), 1)
+    assert.equal(await errors(h, 'HERALD_ERR_BAD_REQUEST'), before + 1)
   })
 
   test('a frame that breaks RFC 6455 (unmasked from a client) closes 1002', async () => {
+    const [badFrames, protocolErrors] = [await errors(h, 'HERALD_ERR_BAD_FRAME'), await metric(h.url, 'herald_disconnects_total', { reason: 'protocol_error' })]
     const { port } = new URL(h.url)
-    const closeCode = await new Promise<number>((resolve, reject) => {
+    const closeCode = await within(new Promise<number>((resolve, reject) => {
       const socket = connect(Number(port), '127.0.0.1', () => {
         socket.write('GET /cable HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
@@ -146,10 +153,11 @@ describe('WebSocket bad input', () => {
       })
       socket.on('close', () => reject(new Error('closed without a close frame')))
       socket.on('error', reject)
-    })
+    }), 10_000, 'the close frame')
     assert.equal(closeCode, 1002)
-    assert.equal(await errors(h, 'HERALD_ERR_BAD_FRAME'), 1)
-    await until(async () => (await metric(h.url, 'herald_disconnects_total', { reason: 'protocol_error' })) === 1, 'protocol_error counted')
+    assert.equal(await errors(h, 'HERALD_ERR_BAD_FRAME'), badFrames + 1)
+    await until(async () => (await metric(h.url, 'herald_disconnects_total', { reason: 'protocol_error' })) > protocolErrors, 'protocol_error counted')
+    assert.equal(await metric(h.url, 'herald_disconnects_total', { reason: 'protocol_error' }), protocolErrors + 1)
   })
 
   test('the server stays healthy after all of that', async () => {
@@ -240,10 +248,10 @@ describe('subprotocols', () => {
 
 describe('subscriptions', () => {
   test('unsigned streams are rejected without publicStreams; bad signatures and other channels always', async () => {
-    const h = await server()
+    const h = await server({ streamsSecret: 'ws-test-secret' })
     const c = await WireClient.connect(h.wsUrl)
     await c.waitForType('welcome')
-    const good = signStream('room', h.herald.streamsSecret)
+    const good = signStream('room', 'ws-test-secret')
     const identifiers = [
       publicIdentifier('room'),
       signedIdentifier(signStream('room', 'some other secret')),
