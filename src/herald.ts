@@ -135,6 +135,8 @@ export class Herald {
         pollFlushIntervalMs: config.pollFlushInterval * 1000,
         pollMaxRequestSize: config.pollMaxRequestSize,
         pollKeepaliveTimeoutMs: config.pollKeepaliveTimeout * 1000,
+        // With a broker shared by several nodes, any node answers any poll.
+        shared: this.hub.broker.kind !== 'memory',
       },
     })
     addJobStreamRoutes(this.router, this.jobs, this.http, {

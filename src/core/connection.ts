@@ -23,6 +23,13 @@ export function newSessionId(): string {
   return randomBytes(16).toString('base64url')
 }
 
+/** A channel of a session that moves between nodes, with where each of its streams got to. */
+export interface ChannelPositions {
+  readonly identifier: string
+  /** `epoch` empty when the stream had no position yet. */
+  readonly streams: ReadonlyArray<{ stream: string; epoch: string; offset: number }>
+}
+
 export interface SubscribeOptions {
   /** The stream's last message (a job's final event): the connection ends `complete` after it. */
   endsWith?: StreamEnd
@@ -43,7 +50,7 @@ const SUBSCRIBED: SubscribeOutcome = Object.freeze({ ok: true })
  * offset jumps (a network broker's pub/sub dropped some) are recovered from history the same way.
  */
 export class Connection implements WireSink, OutboxOwner {
-  readonly sid = newSessionId()
+  readonly sid: string
   readonly outbox: Outbox
   readonly framing: Framing
   readonly openedAt: number
@@ -63,7 +70,10 @@ export class Connection implements WireSink, OutboxOwner {
     private readonly ctx: ConnectionContext,
     readonly wire: Wire,
     request: WireRequest,
+    /** The session's id when it continues on this node (a long-poll session moved here); new otherwise. */
+    sid?: string,
   ) {
+    this.sid = sid ?? newSessionId()
     this.framing = wire.info.framing
     this.remoteAddress = request.remoteAddress
     this.outbox = new Outbox(wire, ctx.outboxBytes, this)
@@ -101,6 +111,29 @@ export class Connection implements WireSink, OutboxOwner {
     this.restoreDeadline = Date.now() + RESTORE_HOLD_MS
     this.ctx.diagnostics.sessionRestore(this.sid, restored.from, ids.length)
     this.send(replies.welcome(this.sid, ids))
+  }
+
+  /**
+   * Takes over a session that lives on across nodes (a long-poll session whose poll came here):
+   * no welcome and no confirmations (the client had them), each channel subscribed again and
+   * caught up from the positions it had reached, so the client misses nothing and gets nothing twice.
+   */
+  resume(channels: readonly ChannelPositions[]): void {
+    for (const { identifier, streams } of channels) {
+      const subs = streams.map(({ stream }) => this.track(new Subscription(this, identifier, stream)))
+      this.channels.set(identifier, subs)
+      const positions: Record<string, StreamPosition> = {}
+      for (const { stream, epoch, offset } of streams) if (epoch) positions[stream] = { epoch, offset }
+      this.catchUp(identifier, subs, { streams: positions }, undefined, true).catch(this.failed)
+    }
+  }
+
+  /** Each channel's streams and the position each reached (what `resume` takes on another node). */
+  positions(): ChannelPositions[] {
+    return [...this.channels].map(([identifier, subs]) => ({
+      identifier,
+      streams: subs.map((s) => ({ stream: s.stream, epoch: s.lastEpoch, offset: s.lastOffset })),
+    }))
   }
 
   /** Queues one protocol reply. */
@@ -284,7 +317,7 @@ export class Connection implements WireSink, OutboxOwner {
    * from here on a skipped offset is noticed). `snapshotOf`: send the stream's snapshot after the
    * backlog (a new subscription).
    */
-  private async catchUp(identifier: string, subs: Subscription[], request: HistoryRequest | undefined, snapshotOf: string | undefined): Promise<void> {
+  private async catchUp(identifier: string, subs: Subscription[], request: HistoryRequest | undefined, snapshotOf: string | undefined, silent = false): Promise<void> {
     const since = request?.since ?? 0
     let histories: History[]
     try {
@@ -323,7 +356,7 @@ export class Connection implements WireSink, OutboxOwner {
       if (snapshotOf !== undefined && !sub.ended) await this.sendSnapshot(identifier, sub.stream, last)
       if (this.done || this.channels.get(identifier) !== subs) return
     }
-    if (request !== undefined) this.send(replies.confirmHistory(identifier))
+    if (request !== undefined && !silent) this.send(replies.confirmHistory(identifier))
     this.finishCatchUp(identifier, subs)
   }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { verifyJwt } from '../auth/jwt.js'
 import { StreamAuthorizer } from '../auth/stream-authorizer.js'
 import { Disconnects } from '../disconnect.js'
@@ -7,7 +8,7 @@ import type { Diagnostics } from '../observability/diagnostics.js'
 import type { CommandLimits } from '../protocol/codec.js'
 import type { StreamMessage } from '../protocol/messages.js'
 import { Clients, type ClientsOptions } from './clients.js'
-import { Connection } from './connection.js'
+import { Connection, type ChannelPositions } from './connection.js'
 import type { ConnectionContext } from './context.js'
 import { SessionCache, type SessionState } from './session-cache.js'
 import type { StreamHooks } from './stream-hooks.js'
@@ -41,6 +42,8 @@ export class Core implements ConnectionContext {
   readonly sessions: SessionCache
   readonly authorizer: StreamAuthorizer
   readonly outboxBytes: number
+  /** This node's name among the nodes sharing a broker (control messages say who sent them). */
+  readonly nodeId = randomBytes(9).toString('base64url')
   readonly maxSubscriptions: number
   readonly commandLimits: CommandLimits
   private readonly hooks: StreamHooks[] = []
@@ -103,6 +106,18 @@ export class Core implements ConnectionContext {
   /** Room for one more client under `maxSessions`? */
   canAccept(): boolean {
     return this.clients.canAccept()
+  }
+
+  /**
+   * A session that continues here from another node (a long-poll session): a connection with
+   * the session's sid, no welcome, its channels resumed from their positions.
+   */
+  adopt(wire: Wire, request: WireRequest, sid: string, channels: readonly ChannelPositions[]): Connection {
+    const conn = new Connection(this, wire, request, sid)
+    this.clients.add(conn)
+    this.diagnostics.connectionOpen(conn.sid, wire.info.transport, request.remoteAddress)
+    conn.resume(channels)
+    return conn
   }
 
   /**

@@ -35,6 +35,7 @@ export class Hub {
    * nearly always share one identifier (≈200 B less per idle one-stream connection; bench idle).
    */
   private readonly streams = new Map<string, StreamGroup>()
+  private readonly controlHandlers = new Map<string, (payload: string) => void>()
 
   constructor(
     createBroker: (events: BrokerEvents) => Broker,
@@ -46,6 +47,7 @@ export class Hub {
       message: this.fanOut,
       resubscribed: () => this.resubscribed(),
       stateChanged: (state: BrokerState, detail?: string) => diagnostics.brokerState(this.broker.kind, state, detail),
+      notified: (topic: string, payload: string) => this.notified(topic, payload),
     })
   }
 
@@ -62,6 +64,26 @@ export class Hub {
   publishBatch(list: readonly { stream: string; data: unknown }[]): StreamMessage[] | Promise<StreamMessage[]> {
     this.counters.published += list.length
     return this.broker.publishBatch(list.map((p) => ({ stream: p.stream, data: canonicalData(p.data, this.maxJsonDepth) })))
+  }
+
+  /** Sends a control message to every node (this one included), at most once: see Broker.notify. */
+  notify(topic: string, payload: string): Promise<void> {
+    return this.broker.notify(topic, payload)
+  }
+
+  /** Handles the control messages of one topic (one handler per topic: the part that owns it). */
+  onNotified(topic: string, handler: (payload: string) => void): void {
+    this.controlHandlers.set(topic, handler)
+  }
+
+  private notified(topic: string, payload: string): void {
+    const handler = this.controlHandlers.get(topic)
+    if (!handler) return
+    try {
+      handler(payload)
+    } catch (err) {
+      this.diagnostics.requestFail(`control message on ${topic}`, err)
+    }
   }
 
   history(stream: string, query?: HistoryQuery): Promise<History> {

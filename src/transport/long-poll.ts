@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import type { Connection } from '../core/connection.js'
+import type { Core } from '../core/core.js'
 import { Disconnects, type Disconnect } from '../disconnect.js'
 import { HeraldError } from '../errors.js'
-import type { Core } from '../core/core.js'
+import { jsonlFraming, splitLines } from '../framing/ndjson.js'
+import { bodyIsEmpty, readBody, type HttpRequest } from '../http/body.js'
+import type { Cors } from '../http/cors.js'
 import { makeImmortal } from '../http/immortal.js'
 import { sendError, setHeaders, type HttpResponse } from '../http/respond.js'
 import { requestUrl, type Router } from '../http/router.js'
-import type { Cors } from '../http/cors.js'
-import type { Deadline, Deadlines, Lane } from './deadlines.js'
-import { jsonlFraming, splitLines } from '../framing/ndjson.js'
-import { bodyIsEmpty, readBody, type HttpRequest } from '../http/body.js'
+import type { Deadlines, Lane } from './deadlines.js'
+import { SharedLongPollSessions, type SharedSession } from './long-poll-sessions.js'
+import { LongPollWire, type Headers, type LongPollOwner } from './long-poll-wire.js'
 import { infoFor, wireRequest } from './stream-wire.js'
-import type { Wire, WireInfo } from '../core/wire.js'
 
 export interface LongPollOptions {
   path: string
@@ -22,203 +22,35 @@ export interface LongPollOptions {
   pollMaxRequestSize: number
   /** How long a session may go unpolled before it is closed, ms. */
   pollKeepaliveTimeoutMs: number
+  /** Keep sessions in the broker's store so any node can answer any poll (a network broker). */
+  shared: boolean
 }
 
 /** AnyCable's long-polling header; Node lower-cases incoming names. */
 const POLL_ID = 'x-anycable-poll-id'
 const CONTENT_TYPE = 'application/x-ndjson; charset=utf-8'
-const EMPTY = Buffer.alloc(0)
-
-/** A poll request being held open, with what it has collected so far. */
-interface HeldPoll {
-  readonly session: LongPollWire
-  res: HttpResponse
-  frames: Buffer[]
-  /** When to answer once something arrived: the flush interval, or at once (0) for a poll that sent commands. */
-  flushLane: Lane
-  hold: Deadline | undefined
-  flush: Deadline | undefined
-  /** CORS headers for the answer, when they were not set on `res` already (empty polls). */
-  cors: Headers | undefined
-}
-
-type Headers = Readonly<Record<string, string>>
 const NO_LINES: readonly string[] = []
 
-const kHeld = Symbol('herald.heldPoll')
-type HeldResponse = HttpResponse & { [kHeld]?: HeldPoll }
-
-// Shared callbacks that reach their poll through an argument or a tag, not a closure (and
-// esbuild's __name call) per poll: bench churn long-poll, with the other per-request savings.
-function onHeldClose(this: HeldResponse): void {
-  const held = this[kHeld]
-  if (held) held.session.abandoned(held)
-}
-
-/** The hold or flush deadline of a poll: answer it if it is still the session's held poll. */
-function answerHeld(held: HeldPoll): void {
-  if (held.session.held === held) held.session.answer(200)
-}
-
-function keepaliveExpired(session: LongPollWire): void {
-  session.expire()
-}
-
-/**
- * One long-poll session. Between polls, `write` returns false: the Outbox keeps queuing and counts
- * it against the same `outboxBytes` budget as any transport, and frames already handed over wait
- * here (counted in `bufferedBytes`). A poll takes them, then `drained()` lets the Outbox flush into it.
- */
-class LongPollWire implements Wire {
-  conn!: Connection
-  held: HeldPoll | undefined
-  private pending: Buffer[] = []
-  /** Bytes waiting here, pending or collected by the held poll: read on every Outbox.push, so kept, not summed. */
-  private waitingBytes = 0
-  private keepalive: Deadline | undefined
-  closed = false
-
-  constructor(
-    readonly info: WireInfo,
-    readonly id: string,
-    private readonly transport: LongPollTransport,
-  ) {}
-
-  get bufferedBytes(): number {
-    return this.waitingBytes
-  }
-
-  write(frames: Buffer[]): boolean {
-    if (this.closed) return true
-    const held = this.held
-    if (!held) {
-      for (const f of frames) if (f.length > 0) { this.pending.push(f); this.waitingBytes += f.length }
-      return false
-    }
-    let got = false
-    for (const f of frames) if (f.length > 0) { held.frames.push(f); this.waitingBytes += f.length; got = true }
-    if (got) this.scheduleFlush(held, held.flushLane)
-    return true
-  }
-
-  close(reason: Disconnect): void {
-    if (this.closed) return
-    // Too slow: the Outbox sent nothing final and what waits here is dropped; say why, though.
-    if (reason === Disconnects.slow) {
-      this.pending = []
-      this.waitingBytes = 0
-      if (this.held) this.held.frames = []
-      ;(this.held ? this.held.frames : this.pending).push(Buffer.from(reason.reply.json + '\n'))
-    }
-    this.closed = true
-    this.transport.forget(this)
-    if (this.held) this.answer(reason.httpStatus)
-    this.pending = []
-    this.waitingBytes = 0
-    this.transport.deadlines.cancel(this.keepalive)
-    this.keepalive = undefined
-  }
-
-  /** Holds `res` as the session's poll; a poll already held is answered empty and hands over what it collected. */
-  attach(res: HttpResponse, immediate: boolean, cors: Headers | undefined): void {
-    const t = this.transport
-    const previous = this.held
-    if (previous) {
-      // At most one poll per session: the older one answers empty now, so nothing goes out twice
-      // or into a response the client has already given up on (the LP client aborts it to send).
-      const collected = previous.frames
-      previous.frames = []
-      this.answer(200)
-      this.pending = collected.concat(this.pending)
-    }
-    // After answering the older poll, which starts the keepalive clock: this one stops it.
-    t.deadlines.cancel(this.keepalive)
-    this.keepalive = undefined
-    // The pending frames become the held poll's: still waiting here, so waitingBytes is unchanged.
-    const frames = this.pending
-    this.pending = []
-    const held: HeldPoll = {
-      session: this, res, frames, flushLane: immediate ? t.flushNow : t.flushLater, hold: undefined, flush: undefined, cors,
-    }
-    held.hold = t.holdLane.add(answerHeld, held)
-    ;(res as HeldResponse)[kHeld] = held
-    res.on('close', onHeldClose)
-    this.held = held
-    if (frames.length > 0) this.scheduleFlush(held, t.flushNow)
-    this.conn.heard()
-    this.conn.drained()
-  }
-
-  /** The held poll's client went away before its answer: what it collected waits for the next poll. */
-  abandoned(held: HeldPoll): void {
-    if (this.held !== held) return
-    this.held = undefined
-    this.release(held)
-    this.pending = held.frames.concat(this.pending)
-    if (!this.closed) this.armKeepalive()
-  }
-
-  /** Answers the held poll with everything it collected. */
-  answer(status: number): void {
-    const held = this.held
-    if (!held) return
-    // The client is gone but its 'close' has not been handled yet: keep what it collected.
-    if (held.res.destroyed && !this.closed) return this.abandoned(held)
-    this.held = undefined
-    this.release(held)
-    const frames = held.frames
-    // One frame (the common churn answer) is sent as it is: Buffer.concat would copy it.
-    const body = frames.length === 0 ? EMPTY : frames.length === 1 ? frames[0] : Buffer.concat(frames)
-    held.frames = []
-    this.waitingBytes -= body.length
-    this.transport.respond(held.res, status, body, this.id, held.cors)
-    if (!this.closed) this.armKeepalive()
-  }
-
-  armKeepalive(): void {
-    if (this.held || this.keepalive) return
-    this.keepalive = this.transport.keepaliveLane.add(keepaliveExpired, this)
-  }
-
-  /** Not polled within the keepalive timeout. */
-  expire(): void {
-    this.keepalive = undefined
-    this.transport.core.diagnostics.notice('info', 'long-poll session not polled in time', { sid: this.conn.sid })
-    this.conn.disconnect(Disconnects.sessionExpired)
-  }
-
-  /** A request of this session that will not be held (refused) still counts as the client being alive. */
-  touch(): void {
-    if (this.held || this.closed) return
-    this.transport.deadlines.cancel(this.keepalive)
-    this.keepalive = undefined
-    this.armKeepalive()
-  }
-
-  private scheduleFlush(held: HeldPoll, lane: Lane): void {
-    if (held.flush) return
-    held.flush = lane.add(answerHeld, held)
-  }
-
-  private release(held: HeldPoll): void {
-    const deadlines = this.transport.deadlines
-    deadlines.cancel(held.hold)
-    deadlines.cancel(held.flush)
-    held.hold = held.flush = undefined
-    // The 'close' listener stays: untagged, it does nothing, and a removeListener per poll costs more.
-    ;(held.res as HeldResponse)[kHeld] = undefined
-  }
-}
+/** How many ended sessions are remembered at most (each a few dozen bytes). */
+const ENDED_MAX = 10_000
 
 /**
  * AnyCable's session long polling at `--poll-path` (docs/protocol.md): the first POST opens a
  * session like a WebSocket upgrade and gets `X-Anycable-Poll-ID`; later POSTs carry it, may carry
  * JSON Lines commands, and are held until messages arrive (then batched for the flush interval)
- * or the poll interval ends. Sessions not polled within the keepalive timeout are closed; their
- * next poll gets 401 with a `session_expired` line.
+ * or the poll interval ends. A session not polled within the keepalive timeout is closed; its
+ * next poll gets 401 with a `session_expired` line (a session ended for another reason, `too_slow`
+ * say, tells that reason instead). With a network broker, any node answers any poll
+ * (long-poll-sessions.ts).
  */
-export class LongPollTransport {
+export class LongPollTransport implements LongPollOwner {
   private readonly sessions = new Map<string, LongPollWire>()
+  /**
+   * Sessions that ended here lately, by poll id, in the order they ended: what their next poll is
+   * told, for a keepalive's time. Pruned as it grows and read lazily: no timer per entry.
+   */
+  private readonly ended = new Map<string, { reason: Disconnect; at: number }>()
+  private readonly shared: SharedLongPollSessions | undefined
   // Every hold, keepalive and flush lies a fixed time ahead: lanes instead of the heap (bench churn long-poll).
   readonly holdLane: Lane
   readonly keepaliveLane: Lane
@@ -235,9 +67,12 @@ export class LongPollTransport {
     this.keepaliveLane = deadlines.lane(options.pollKeepaliveTimeoutMs)
     this.flushNow = deadlines.lane(0)
     this.flushLater = deadlines.lane(options.pollFlushIntervalMs)
+    if (options.shared) {
+      this.shared = new SharedLongPollSessions(core, { keepaliveMs: options.pollKeepaliveTimeoutMs, holdMs: options.pollIntervalMs }, (id) => this.moved(id))
+    }
   }
 
-  /** Open sessions (for tests and metrics). */
+  /** Open sessions (for stats and metrics). */
   get size(): number {
     return this.sessions.size
   }
@@ -254,10 +89,21 @@ export class LongPollTransport {
     router.addPathOnly('POST', this.options.path, (req, res, _params, url) => this.handle(req, res, url))
   }
 
-  forget(session: LongPollWire): void {
-    if (this.sessions.get(session.id) === session) {
-      this.sessions.delete(session.id)
-    }
+  // ---- LongPollOwner ----------------------------------------------------------------------------
+
+  forget(wire: LongPollWire, reason: Disconnect): void {
+    if (this.sessions.get(wire.id) !== wire) return
+    this.sessions.delete(wire.id)
+    this.remember(wire.id, reason)
+    this.shared?.saveClosed(wire.id, wire.conn.sid, reason).catch((err: unknown) => this.core.diagnostics.brokerError('keep a long-poll session\'s end', err))
+  }
+
+  answered(wire: LongPollWire): void {
+    this.shared?.save(wire).catch((err: unknown) => this.core.diagnostics.brokerError('keep a long-poll session', err))
+  }
+
+  expired(wire: LongPollWire): void {
+    this.core.diagnostics.notice('info', 'long-poll session not polled in time', { sid: wire.conn.sid })
   }
 
   /** `cors`: headers not yet set on `res`, written first as if they had been (the same order on the wire). */
@@ -272,6 +118,30 @@ export class LongPollTransport {
     res.end(body)
   }
 
+  private remember(pollId: string, reason: Disconnect): void {
+    const now = Date.now()
+    for (const [id, { at }] of this.ended) {
+      if (this.ended.size < ENDED_MAX && now - at < this.options.pollKeepaliveTimeoutMs) break
+      this.ended.delete(id)
+    }
+    this.ended.set(pollId, { reason, at: now })
+  }
+
+  private endedReason(pollId: string): Disconnect | undefined {
+    const ended = this.ended.get(pollId)
+    return ended && Date.now() - ended.at < this.options.pollKeepaliveTimeoutMs ? ended.reason : undefined
+  }
+
+  /** The session went on at another node: this node's copy goes, quietly. */
+  private moved(pollId: string): void {
+    const wire = this.sessions.get(pollId)
+    if (!wire) return
+    this.sessions.delete(pollId)
+    wire.drop()
+  }
+
+  // ---- requests ---------------------------------------------------------------------------------
+
   private handle(req: HttpRequest, res: HttpResponse, url: URL | undefined): void | Promise<void> {
     const cors = this.cors.headers(req)
     const raw = req.headers[POLL_ID]
@@ -280,12 +150,11 @@ export class LongPollTransport {
       // Most polls carry no body: nothing to await, and the CORS headers go into the answer's
       // writeHead (bench churn long-poll). Should anything throw, its error answer carries them as before.
       try {
-        this.emptyPoll(pollId, req, res, cors)
+        return this.emptyPoll(pollId, req, res, cors)
       } catch (err) {
         setHeaders(res, cors)
         throw err
       }
-      return
     }
     setHeaders(res, cors)
     if (pollId) return this.poll(pollId, req, res)
@@ -306,20 +175,78 @@ export class LongPollTransport {
     const lines = splitLines((await readBody(req, this.options.pollMaxRequestSize)).toString('utf8'))
     // At least 128 random bits: the id is the session's only credential from here on.
     const id = randomBytes(18).toString('base64url')
-    const session = new LongPollWire(infoFor('long-poll', req, jsonlFraming, true), id, this)
-    this.sessions.set(id, session)
-    session.conn = this.core.accept(session, request, true)
+    const wire = new LongPollWire(infoFor('long-poll', req, jsonlFraming, true), id, this)
+    this.sessions.set(id, wire)
+    wire.conn = this.core.accept(wire, request, true)
     makeImmortal(req)
-    this.run(session, lines, res, true, undefined)
+    this.run(wire, lines, res, true, undefined)
   }
 
-  /** A later poll without a body: `poll` without reading one. */
-  private emptyPoll(pollId: string, req: HttpRequest, res: HttpResponse, cors: Headers): void {
-    const session = this.sessions.get(pollId)
-    if (!session) return this.unknownSession(req, res, cors)
-    if (session.closed) return this.closedSession(res, cors)
+  /** A later poll without a body: `poll` without reading one, synchronous when the session is here. */
+  private emptyPoll(pollId: string, req: HttpRequest, res: HttpResponse, cors: Headers): void | Promise<void> {
+    const wire = this.sessions.get(pollId)
+    if (!wire) return this.elsewhere(pollId, req, res, NO_LINES, cors)
+    if (wire.closed) return this.endedSession(res, Disconnects.sessionExpired, cors)
     makeImmortal(req)
-    this.run(session, NO_LINES, res, false, cors)
+    this.run(wire, NO_LINES, res, false, cors)
+  }
+
+  /** A later poll: commands first, then hold it until there is something to say. */
+  private async poll(pollId: string, req: HttpRequest, res: HttpResponse): Promise<void> {
+    const wire = this.sessions.get(pollId)
+    // The keepalive clock keeps running while the body is read: a poll whose body never completes
+    // must not keep its session alive (attach stops the clock once the poll is actually held).
+    let lines: string[]
+    try {
+      lines = splitLines((await readBody(req, this.options.pollMaxRequestSize)).toString('utf8'))
+    } catch (err) {
+      // A bad request does not end the session: it keeps its queue and its keepalive clock restarts.
+      wire?.touch()
+      res.setHeader(POLL_ID, pollId)
+      if (HeraldError.is(err)) this.core.diagnostics.inputReject(err.code, err.message, { sid: wire?.conn.sid, transport: 'long-poll' })
+      sendError(res, err)
+      return
+    }
+    const here = this.sessions.get(pollId)
+    if (!here) return this.elsewhere(pollId, req, res, lines, undefined)
+    if (here.closed) return this.endedSession(res, Disconnects.sessionExpired, undefined)
+    makeImmortal(req)
+    this.run(here, lines, res, lines.length > 0, undefined)
+  }
+
+  /**
+   * A poll for a session this node does not have: one that ended here (its reason), one another
+   * node kept (taken over here), or an unknown one (401 session_expired).
+   */
+  private elsewhere(pollId: string, req: HttpRequest, res: HttpResponse, lines: readonly string[], cors: Headers | undefined): void | Promise<void> {
+    const reason = this.endedReason(pollId)
+    if (reason !== undefined) return this.endedSession(res, reason, cors)
+    if (!this.shared) return this.unknownSession(req, res, cors)
+    return this.takeOver(pollId, req, res, lines, cors)
+  }
+
+  private async takeOver(pollId: string, req: HttpRequest, res: HttpResponse, lines: readonly string[], cors: Headers | undefined): Promise<void> {
+    let session: SharedSession | undefined
+    try {
+      session = await this.shared!.load(pollId)
+    } catch (err) {
+      throw new HeraldError('HERALD_ERR_BROKER_UNAVAILABLE', `long-poll session ${pollId}: ${(err as Error)?.message ?? err}`)
+    }
+    if (!session) return this.unknownSession(req, res, cors)
+    if (session.closed !== undefined) return this.endedSession(res, reasonNamed(session.closed), cors)
+    // Another poll of the session may have brought it here while this one read the store.
+    let wire = this.sessions.get(pollId)
+    if (!wire) {
+      if (!this.core.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
+      wire = new LongPollWire(infoFor('long-poll', req, jsonlFraming, true), pollId, this)
+      this.sessions.set(pollId, wire)
+      wire.conn = this.core.adopt(wire, wireRequest(req, requestUrl(req)), session.sid, session.channels)
+      if (session.node !== this.core.nodeId) {
+        this.shared!.moved(pollId).catch((err: unknown) => this.core.diagnostics.brokerError('move a long-poll session', err))
+      }
+    }
+    makeImmortal(req)
+    this.run(wire, lines, res, lines.length > 0, cors)
   }
 
   private unknownSession(req: HttpRequest, res: HttpResponse, cors: Headers | undefined): void {
@@ -328,44 +255,33 @@ export class LongPollTransport {
     this.respond(res, 401, Buffer.from(Disconnects.sessionExpired.reply.json + '\n'), undefined, cors)
   }
 
-  private closedSession(res: HttpResponse, cors: Headers | undefined): void {
-    this.core.diagnostics.inputReject('HERALD_ERR_SESSION_EXPIRED', 'poll for a closed long-poll session', {})
-    this.respond(res, 401, Buffer.from(Disconnects.sessionExpired.reply.json + '\n'), undefined, cors)
+  /**
+   * A poll for a session that has ended, told the real reason: 401 `session_expired` (or
+   * `unauthorized`), else 200 with the disconnect line, so a client cut `too_slow` reconnects
+   * instead of giving up for good.
+   */
+  private endedSession(res: HttpResponse, reason: Disconnect, cors: Headers | undefined): void {
+    this.core.diagnostics.inputReject('HERALD_ERR_SESSION_EXPIRED', `poll for a long-poll session that ended: ${reason.reason}`, {})
+    this.respond(res, reason.httpStatus, Buffer.from(reason.reply.json + '\n'), undefined, cors)
   }
 
-  /** A later poll: commands first, then hold it until there is something to say. */
-  private async poll(pollId: string, req: HttpRequest, res: HttpResponse): Promise<void> {
-    const session = this.sessions.get(pollId)
-    if (!session) return this.unknownSession(req, res, undefined)
-    // The keepalive clock keeps running while the body is read: a poll whose body never completes
-    // must not keep its session alive (attach stops the clock once the poll is actually held).
-    let lines: string[]
-    try {
-      lines = splitLines((await readBody(req, this.options.pollMaxRequestSize)).toString('utf8'))
-    } catch (err) {
-      // A bad request does not end the session: it keeps its queue and its keepalive clock restarts.
-      session.touch()
-      res.setHeader(POLL_ID, pollId)
-      if (HeraldError.is(err)) this.core.diagnostics.inputReject(err.code, err.message, { sid: session.conn.sid, transport: 'long-poll' })
-      sendError(res, err)
-      return
-    }
-    if (session.closed) return this.closedSession(res, undefined)
-    makeImmortal(req)
-    this.run(session, lines, res, lines.length > 0, undefined)
-  }
-
-  private run(session: LongPollWire, lines: readonly string[], res: HttpResponse, immediate: boolean, cors: Headers | undefined): void {
+  private run(wire: LongPollWire, lines: readonly string[], res: HttpResponse, immediate: boolean, cors: Headers | undefined): void {
     if (res.writableEnded || res.destroyed) {
       // The client left while its body was read; commands still apply, the queue waits.
-      for (const line of lines) session.conn.receive(line)
-      if (!session.closed) session.armKeepalive()
+      for (const line of lines) wire.conn.receive(line)
+      if (!wire.closed) wire.armKeepalive()
       return
     }
-    session.attach(res, immediate, cors)
+    wire.attach(res, immediate, cors)
     for (const line of lines) {
-      if (session.closed) break
-      session.conn.receive(line)
+      if (wire.closed) break
+      wire.conn.receive(line)
     }
   }
+}
+
+/** The Disconnect a stored reason names (session_expired for one unknown here). */
+function reasonNamed(reason: string): Disconnect {
+  for (const d of Object.values(Disconnects)) if (d.reason === reason) return d
+  return Disconnects.sessionExpired
 }
