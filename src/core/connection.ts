@@ -35,6 +35,15 @@ export interface SubscribeOptions {
   endsWith?: StreamEnd
 }
 
+/** Why a catch-up runs: a new subscription (confirmed once positioned), a `history` command, a session moved here. */
+type CatchUpMode = 'subscribe' | 'history' | 'resume'
+
+/** One stream's history read for a catch-up: `rejected` says why the asked-for position could not be served. */
+interface Read {
+  history: History
+  rejected?: string
+}
+
 /** Why a subscribe was refused, for transports that answer it with a status (SSE, NDJSON: 400 or 503). */
 export type SubscribeOutcome = { ok: true } | { ok: false; why: string; unavailable: boolean }
 
@@ -64,6 +73,9 @@ export class Connection implements WireSink, OutboxOwner {
   private restoreDeadline = 0
   /** Bytes of live messages held while history is replayed (see `deliver`). */
   private heldBytes = 0
+  /** Catch-ups under way, and who waits for them all to end (see `whenSettled`). */
+  private catchingUp = 0
+  private settledWaiters: (() => void)[] | undefined
   private done = false
 
   constructor(
@@ -124,7 +136,7 @@ export class Connection implements WireSink, OutboxOwner {
       this.channels.set(identifier, subs)
       const positions: Record<string, StreamPosition> = {}
       for (const { stream, epoch, offset } of streams) if (epoch) positions[stream] = { epoch, offset }
-      this.catchUp(identifier, subs, { streams: positions }, undefined, true).catch(this.failed)
+      this.catchUp(identifier, subs, { streams: positions }, undefined, 'resume').catch(this.failed)
     }
   }
 
@@ -258,6 +270,16 @@ export class Connection implements WireSink, OutboxOwner {
     const sub = this.track(new Subscription(this, identifier, verdict.stream, options.endsWith))
     const subs = [sub]
     this.channels.set(identifier, subs)
+    // Settling from here: the broker's subscribe comes before the catch-up (see `settling`).
+    this.catchingUp++
+    try {
+      return await this.confirmAndCatchUp(identifier, subs, sub, history, verdict.stream)
+    } finally {
+      this.settled()
+    }
+  }
+
+  private async confirmAndCatchUp(identifier: string, subs: Subscription[], sub: Subscription, history: HistoryRequest | undefined, stream: string): Promise<SubscribeOutcome> {
     if (sub.ready !== undefined) {
       try {
         await sub.ready
@@ -271,8 +293,7 @@ export class Connection implements WireSink, OutboxOwner {
       }
       if (this.done || this.channels.get(identifier) !== subs) return { ok: false, why: 'unsubscribed', unavailable: false }
     }
-    this.send(replies.confirm(identifier))
-    await this.catchUp(identifier, subs, this.usableRequest(identifier, history), verdict.stream)
+    await this.catchUp(identifier, subs, this.usableRequest(identifier, history), stream, 'subscribe')
     return SUBSCRIBED
   }
 
@@ -298,7 +319,7 @@ export class Connection implements WireSink, OutboxOwner {
       return
     }
     for (const sub of subs) sub.held ??= []
-    await this.catchUp(identifier, subs, usable, undefined)
+    await this.catchUp(identifier, subs, usable, undefined, 'history')
   }
 
   /** A request the wire can serve, or undefined; a base-protocol client hears `reject_history`. */
@@ -315,49 +336,98 @@ export class Connection implements WireSink, OutboxOwner {
    * Brings a channel's held subscriptions up to date and releases them: the backlog `request`
    * asks for, or just each stream's top position (nothing before subscribing is replayed, but
    * from here on a skipped offset is noticed). `snapshotOf`: send the stream's snapshot after the
-   * backlog (a new subscription).
+   * backlog (a new subscription). A new subscription is confirmed only once each stream's
+   * position is known, so a session moved to another node (long polling) resumes from a real one.
    */
-  private async catchUp(identifier: string, subs: Subscription[], request: HistoryRequest | undefined, snapshotOf: string | undefined, silent = false): Promise<void> {
+  private async catchUp(identifier: string, subs: Subscription[], request: HistoryRequest | undefined, snapshotOf: string | undefined, mode: CatchUpMode): Promise<void> {
+    this.catchingUp++
+    try {
+      await this.catchUpNow(identifier, subs, request, snapshotOf, mode)
+    } finally {
+      this.settled()
+    }
+  }
+
+  private settled(): void {
+    if (--this.catchingUp > 0 || !this.settledWaiters) return
+    const waiters = this.settledWaiters
+    this.settledWaiters = undefined
+    for (const w of waiters) w()
+  }
+
+  /** True while a subscription is still being set up or caught up: its position is not known yet. */
+  get settling(): boolean {
+    return this.catchingUp > 0
+  }
+
+  /** Calls `fn` once no catch-up is under way (at once when none is). */
+  whenSettled(fn: () => void): void {
+    if (this.catchingUp === 0) fn()
+    else (this.settledWaiters ??= []).push(fn)
+  }
+
+  private async catchUpNow(identifier: string, subs: Subscription[], request: HistoryRequest | undefined, snapshotOf: string | undefined, mode: CatchUpMode): Promise<void> {
     const since = request?.since ?? 0
-    let histories: History[]
+    let reads: Read[]
     try {
       for (const sub of subs) if (sub.ready !== undefined) await sub.ready
-      histories = await Promise.all(subs.map((sub) => {
-        const position = request?.streams?.[sub.stream]
-        const query: HistoryQuery = position ? { after: position } : since > 0 ? { sinceMs: since * 1000 } : { limit: 0 }
-        return this.ctx.hub.history(sub.stream, query)
-      }))
+      reads = await Promise.all(subs.map((sub) => this.read(sub, request?.streams?.[sub.stream], since)))
     } catch (err) {
+      // The broker failed (not a position it refused): no backlog, no baseline; live delivery goes on.
       if (this.done || this.channels.get(identifier) !== subs) return
-      const unavailable = err instanceof HistoryUnavailable
-      this.ctx.diagnostics.historyReject(this.sid, identifier, (err as Error)?.message ?? String(err), !unavailable)
+      this.ctx.diagnostics.historyReject(this.sid, identifier, (err as Error)?.message ?? String(err), true)
+      if (mode === 'subscribe') this.send(replies.confirm(identifier))
       if (request !== undefined) this.send(replies.rejectHistory(identifier))
-      // The state a backlog would have led to: a client whose history is gone still learns where the stream stands.
       for (const sub of subs) await this.sendSnapshot(identifier, sub.stream)
       this.finishCatchUp(identifier, subs)
       return
     }
     if (this.done || this.channels.get(identifier) !== subs) return
+    if (mode === 'subscribe') this.send(replies.confirm(identifier))
+    const lasts: (StreamMessage | undefined)[] = []
+    let rejected = false
     for (let i = 0; i < subs.length; i++) {
       const sub = subs[i]
-      const { messages, top } = histories[i]
+      const { history: { messages, top }, rejected: why } = reads[i]
       const position = request?.streams?.[sub.stream]
+      if (why !== undefined) {
+        rejected = true
+        this.ctx.diagnostics.historyReject(this.sid, identifier, why)
+        this.baseline(sub, top)
+        continue
+      }
       // Only a position the broker accepted counts as delivered.
       if (position && sub.isNew(position.epoch, position.offset)) sub.advance(position.epoch, position.offset)
       if (!position && since <= 0) this.baseline(sub, top)
-      let last: StreamMessage | undefined
       for (const m of messages) {
         if (!sub.isNew(m.epoch, m.offset)) continue
         sub.advance(m.epoch, m.offset)
         this.outbox.push(new PreparedBroadcast(identifier, m).bytes(this.framing))
-        last = m
+        lasts[i] = m
         if (sub.endsWith?.(m)) this.streamEnded(sub)
       }
-      if (snapshotOf !== undefined && !sub.ended) await this.sendSnapshot(identifier, sub.stream, last)
+    }
+    // A stream whose backlog is gone gets its snapshot: the state the backlog would have led to.
+    if (rejected) this.send(replies.rejectHistory(identifier))
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i]
+      if (reads[i].rejected !== undefined) await this.sendSnapshot(identifier, sub.stream)
+      else if (snapshotOf !== undefined && !sub.ended) await this.sendSnapshot(identifier, sub.stream, lasts[i])
       if (this.done || this.channels.get(identifier) !== subs) return
     }
-    if (request !== undefined && !silent) this.send(replies.confirmHistory(identifier))
+    if (request !== undefined && !rejected && mode !== 'resume') this.send(replies.confirmHistory(identifier))
     this.finishCatchUp(identifier, subs)
+  }
+
+  /** One stream's backlog after `position` (or since a time, or just its top); a refused position reads the top. */
+  private async read(sub: Subscription, position: StreamPosition | undefined, since: number): Promise<Read> {
+    const query: HistoryQuery = position ? { after: position } : since > 0 ? { sinceMs: since * 1000 } : { limit: 0 }
+    try {
+      return { history: await this.ctx.hub.history(sub.stream, query) }
+    } catch (err) {
+      if (!(err instanceof HistoryUnavailable)) throw err
+      return { history: await this.ctx.hub.history(sub.stream, { limit: 0 }), rejected: err.message }
+    }
   }
 
   /**

@@ -30,6 +30,8 @@ interface HeldPoll {
   flushLane: Lane
   hold: Deadline | undefined
   flush: Deadline | undefined
+  /** The poll interval ran out: answer now, settled or not. */
+  due: boolean
   /** CORS headers for the answer, when they were not set on `res` already (empty polls). */
   cors: Headers | undefined
 }
@@ -45,9 +47,15 @@ function onHeldClose(this: HeldResponse): void {
   if (held) held.wire.abandoned(held)
 }
 
-/** The hold or flush deadline of a poll: answer it if it is still the session's held poll. */
+/** The flush deadline of a poll: answer it if it is still the session's held poll. */
 function answerHeld(held: HeldPoll): void {
   if (held.wire.held === held) held.wire.answer(200)
+}
+
+/** The hold deadline (the poll interval): answer whatever there is. */
+function holdEnded(held: HeldPoll): void {
+  held.due = true
+  answerHeld(held)
 }
 
 function keepaliveExpired(wire: LongPollWire): void {
@@ -146,9 +154,9 @@ export class LongPollWire implements Wire {
     const frames = this.pending
     this.pending = []
     const held: HeldPoll = {
-      wire: this, res, frames, flushLane: immediate ? o.flushNow : o.flushLater, hold: undefined, flush: undefined, cors,
+      wire: this, res, frames, flushLane: immediate ? o.flushNow : o.flushLater, hold: undefined, flush: undefined, due: false, cors,
     }
-    held.hold = o.holdLane.add(answerHeld, held)
+    held.hold = o.holdLane.add(holdEnded, held)
     ;(res as HeldResponse)[kHeld] = held
     res.on('close', onHeldClose)
     this.held = held
@@ -172,6 +180,17 @@ export class LongPollWire implements Wire {
     if (!held) return
     // The client is gone but its 'close' has not been handled yet: keep what it collected.
     if (held.res.destroyed && !this.closed) return this.abandoned(held)
+    // A subscription still being set up (this poll's own subscribe, or channels resumed from
+    // another node): its confirmation and backlog go with this answer, and the positions kept for
+    // the session are real ones. The poll interval still bounds the wait.
+    if (!this.closed && !held.due && this.conn.settling) {
+      if (held.flush) {
+        this.owner.deadlines.cancel(held.flush)
+        held.flush = undefined
+      }
+      this.conn.whenSettled(() => this.settledFor(held))
+      return
+    }
     // What the connection queued this turn goes too, so the positions kept for this answer
     // are exactly those of what it carries.
     if (!this.closed) this.conn.outbox.flush()
@@ -187,6 +206,13 @@ export class LongPollWire implements Wire {
       this.armKeepalive()
       this.owner.answered(this)
     }
+  }
+
+  /** The catch-ups the held poll waited for are done: what they queued goes out with it now. */
+  private settledFor(held: HeldPoll): void {
+    if (this.held !== held || this.closed) return
+    this.conn.outbox.flush()
+    if (held.frames.length > 0) this.scheduleFlush(held, this.owner.flushNow)
   }
 
   armKeepalive(): void {
