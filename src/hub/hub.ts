@@ -35,6 +35,8 @@ export class Hub {
    * nearly always share one identifier (≈200 B less per idle one-stream connection; bench idle).
    */
   private readonly streams = new Map<string, StreamGroup>()
+  /** Handlers of control messages (Broker.notify), by topic. */
+  private readonly notifiedHandlers = new Map<string, ((payload: string) => void)[]>()
 
   constructor(
     createBroker: (events: BrokerEvents) => Broker,
@@ -46,7 +48,15 @@ export class Hub {
       message: this.fanOut,
       resubscribed: () => this.resubscribed(),
       stateChanged: (state: BrokerState, detail?: string) => diagnostics.brokerState(this.broker.kind, state, detail),
+      notified: (topic: string, payload: string) => {
+        for (const handler of this.notifiedHandlers.get(topic) ?? []) handler(payload)
+      },
     })
+  }
+
+  /** Calls `handler` with each control message on `topic` from any node, this one included (Broker.notify). */
+  onNotified(topic: string, handler: (payload: string) => void): void {
+    this.notifiedHandlers.set(topic, [...(this.notifiedHandlers.get(topic) ?? []), handler])
   }
 
   /** Publishes to a stream: canonical JSON once, then broker append + fan-out. */
