@@ -10,7 +10,8 @@ export function jobEvent(s: JobSnapshot, type: JobEventType): Record<string, unk
   const event: Record<string, unknown> = { type, job: s.id, state: s.state, progress: s.progress, message: s.message, attempt: s.attempt, at: s.updatedAt }
   if (s.data !== undefined && (type === 'progress' || type === 'retry')) event.data = s.data
   if (type === 'succeeded') event.result = s.result
-  if (type === 'failed' || (type === 'retry' && s.error)) event.error = s.error
+  // A failed attempt's error goes with the event that requeues it (state queued) and with the retry.
+  if (type === 'failed' || ((type === 'retry' || s.state === 'queued') && s.error)) event.error = s.error
   return event
 }
 

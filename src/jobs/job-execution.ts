@@ -103,6 +103,7 @@ export class JobExecution {
     if (state === 'succeeded') {
       s.progress = 1
       s.result = fields.result ?? null
+      delete s.error // an earlier attempt's
     }
     if (fields.error !== undefined) s.error = { message: fields.error }
     if (fields.message !== undefined) s.message = fields.message
