@@ -13,13 +13,16 @@ import { nchan } from './servers/nchan.js'
 import { socketIoPeer, wsPeer } from './servers/node-peers.js'
 import { ALL_TRANSPORTS, splitTransport, type BenchTransport, type ServerAdapter } from './servers/server.js'
 
+// A scenario of its own (jobs through BullMQ workers, bench/jobs-bullmq.ts): it runs and exits there.
+if (process.argv[2] === 'jobs-bullmq') await import('./jobs-bullmq.js')
+
 const SERVERS: Record<string, ServerAdapter> = { herald, ws: wsPeer, 'socket.io': socketIoPeer, nchan }
 const SCENARIOS = ['fanout', 'jobs', 'idle', 'churn'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 const HELP = `npm run bench -- [scenario ...] [options]
 
-scenarios: ${SCENARIOS.join(', ')} (default: all)
+scenarios: ${SCENARIOS.join(', ')} (default: all); jobs-bullmq alone (options: bench/jobs-bullmq.ts)
   --servers herald,ws,socket.io,nchan   servers to run (default: all)
   --transports ws,sse,ndjson,long-poll  transports to run (default: all each server has); the
                                         HTTP/2 variants are ws-h2, sse-h2, ndjson-h2, long-poll-h2

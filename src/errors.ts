@@ -14,7 +14,7 @@ export const ERRORS = {
   HERALD_ERR_NOT_FOUND: { status: 404, message: 'not found' },
   HERALD_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
   HERALD_ERR_JOB_FINISHED: { status: 409, message: 'job has already finished' },
-  HERALD_ERR_HISTORY_GONE: { status: 410, message: 'the position is older than the kept history' },
+  HERALD_ERR_HISTORY_GONE: { status: 410, message: 'the position cannot be resumed from the kept history' },
   HERALD_ERR_SESSION_EXPIRED: { status: 401, message: 'long-poll session expired or unknown' },
   HERALD_ERR_BODY_TOO_LARGE: { status: 413, message: 'body exceeds the size limit' },
   HERALD_ERR_TOO_MANY_SESSIONS: { status: 503, message: 'session limit reached' },

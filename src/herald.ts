@@ -11,9 +11,9 @@ import { Cors } from './http/cors.js'
 import { OriginPolicy } from './http/origin.js'
 import { Router } from './http/router.js'
 import { Hub } from './hub/hub.js'
-import { demoJob } from './jobs/demo-job.js'
 import type { JobState, JobTypeDefinition } from './jobs/job.js'
-import { JobManager } from './jobs/job-manager.js'
+import type { JobManager } from './jobs/job-manager.js'
+import { createJobManager } from './jobs/setup.js'
 import { addJobStreamRoutes } from './jobs/job-routes.js'
 import { addJobRoutes } from './jobs/jobs-api.js'
 import { Diagnostics } from './observability/diagnostics.js'
@@ -111,9 +111,7 @@ export class Herald {
       maxSubscriptions: config.maxSubscriptions,
       commandLimits: { maxDepth: config.maxJsonDepth, maxIdentifierLength: config.maxIdentifierLength },
     }, this.diagnostics)
-    this.jobs = new JobManager(this.hub, { ttlMs: config.jobsTtl * 1000, diagnostics: this.diagnostics, maxJsonDepth: config.maxJsonDepth })
-    this.jobs.define('demo', demoJob)
-    this.jobs.define('external', { description: 'driven by an outside worker via POST /jobs/:id/progress' })
+    this.jobs = createJobManager(this.hub, config, this.diagnostics)
     this.core.addHooks(this.jobs)
     const origins = new OriginPolicy(config.allowedOrigins)
     const cors = new Cors(origins)
@@ -159,7 +157,7 @@ export class Herald {
       longPollSessions: () => this.http.longPoll?.size ?? 0,
       h2Sessions: () => this.h2Counts().sessions,
       immortalStreams: () => this.h2Counts().immortalStreams,
-      jobsByState: () => this.jobs.countByState(),
+      jobStats: () => this.jobs.stats(),
     }, { defaults: options.defaultMetrics })
   }
 
@@ -212,6 +210,7 @@ export class Herald {
 
   async listen(): Promise<AddressInfo> {
     await this.hub.broker.start()
+    await this.jobs.startServices()
     this.core.start()
     const addresses: AddressInfo[] = []
     for (const l of this.listeners) addresses.push(await l.listen())
@@ -240,7 +239,8 @@ export class Herald {
   /** Graceful stop: `server_restart` to every client, jobs cancelled, listeners closed. */
   async close(graceMs = 2000): Promise<void> {
     this.log.notice('herald shutting down')
-    this.jobs.close()
+    // Jobs running in this process end first, so their `cancelled` reaches subscribers before server_restart.
+    await this.jobs.close()
     this.core.shutdown()
     this.http.shutdown()
     // Clients get `graceMs` to read the final disconnect and answer the close frame; then each

@@ -5,6 +5,7 @@ import { Herald } from '../herald.js'
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 const USAGE = `Usage: herald [--config FILE] [--option value ...]
+       herald worker [--config FILE] [--option value ...]   runs job handlers from a BullMQ queue (docs/jobs.md)
        herald --version
 
 Options (flag, environment variable, default):
@@ -67,7 +68,9 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
-main(process.argv.slice(2)).catch((err) => {
+const args = process.argv.slice(2)
+const run = args[0] === 'worker' ? import('./worker.js').then((m) => m.workerMain(args.slice(1))) : main(args)
+run.catch((err) => {
   process.stderr.write(`herald: ${err?.stack ?? err}\n`)
   process.exit(1)
 })

@@ -8,6 +8,8 @@ const bytes = (def: number, what: string) =>
 
 export const BROKERS = ['memory', 'redis', 'nats'] as const
 
+export const JOB_RUNNERS = ['process', 'bullmq'] as const
+
 export const LOG_LEVELS = ['err', 'warn', 'notice', 'info', 'debug'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -125,7 +127,19 @@ export const configSchema = z.strictObject({
   jobPollTimeout: seconds(30, 'default hold of GET /jobs/:id/poll before it answers 204'),
   jobPollMaxTimeout: seconds(120, 'largest ?timeout= a per-job poll may ask for'),
 
-  jobsTtl: seconds(3600, 'how long a finished job stays readable via GET /jobs/:id'),
+  jobsTtl: seconds(3600, "how long a finished job stays readable via GET /jobs/:id (the TTL of job records in the broker's store)"),
+  jobs: z.enum(JOB_RUNNERS).default('process')
+    .describe('where job handlers run: process (in this node) | bullmq (POST /jobs enqueues on --jobs-queue for `herald worker` processes; needs --broker redis or nats); see docs/jobs.md'),
+  jobsRedisUrl: z.string().default('').describe("Redis of the BullMQ queue: redis://[user:password@]host:port[/db]; empty = --redis-url, else redis://127.0.0.1:6379"),
+  jobsQueue: z.string().regex(/^[\w.-]{1,64}$/, '1-64 of letters, digits, _ . -').default('herald-jobs').describe('BullMQ queue that nodes enqueue on and workers consume'),
+  jobsQueuePrefix: z.string().regex(/^[\w.-]{1,64}$/, '1-64 of letters, digits, _ . -').default('bull').describe("BullMQ's key prefix (its `prefix` option)"),
+  jobsAttempts: z.number().int().min(1).max(1000).default(3).describe('attempts a queued job gets before it fails (BullMQ retries, with exponential backoff)'),
+  jobsBackoff: seconds(1, 'first retry delay of a queued job; doubles with each attempt'),
+  jobsConcurrency: z.number().int().min(1).max(10_000).default(4).describe('herald worker: jobs one worker process runs at once'),
+  jobsLockDuration: seconds(30, 'herald worker: how long a job stays locked to its worker without a renewal; a worker gone longer has its job retried (stall detection)'),
+  jobsStalledInterval: seconds(30, 'herald worker: how often workers look for stalled jobs (those of dead workers)'),
+  jobsHandlers: z.string().default('').describe('herald worker: a module whose exports are job type definitions ({ handler, parseInput }) by type name, or a default export of them'),
+  jobsFollow: z.string().default('').describe('BullMQ queues (comma-separated) whose jobs Herald did not start are followed on streams job:<queue>.<id> (run it on one process: herald worker or one node)'),
   demo: z.boolean().default(true).describe('serve the demo page at GET /'),
 
   tlsCert: z.string().default('').describe('PEM certificate file; with --tls-key the listener is HTTPS with ALPN h2 and http/1.1'),
@@ -142,6 +156,13 @@ export const configSchema = z.strictObject({
 }).superRefine((v, ctx) => {
   tlsPairCheck(v, ctx)
   brokerCheck(v, ctx)
+  // Workers publish events and records through the broker: a memory broker lives in one process.
+  if (v.jobs === 'bullmq' && v.broker === 'memory') {
+    ctx.addIssue({ code: 'custom', path: ['jobs'], message: 'BullMQ workers share jobs through the broker: add --broker redis (or nats)' })
+  }
+  if (v.jobsRedisUrl && !/^(redis|rediss):\/\/\S+$/.test(v.jobsRedisUrl)) {
+    ctx.addIssue({ code: 'custom', path: ['jobsRedisUrl'], message: `"${v.jobsRedisUrl}" is not a Redis URL (redis:// or rediss://)` })
+  }
   // Node refuses a server whose headersTimeout exceeds its requestTimeout.
   if (v.requestTimeout > 0 && v.headersTimeout > v.requestTimeout) {
     ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'must not exceed requestTimeout' })

@@ -35,7 +35,8 @@ export class Hub {
    * nearly always share one identifier (≈200 B less per idle one-stream connection; bench idle).
    */
   private readonly streams = new Map<string, StreamGroup>()
-  private readonly controlHandlers = new Map<string, (payload: string) => void>()
+  /** Handlers of control messages (Broker.notify), by topic. */
+  private readonly controlHandlers = new Map<string, ((payload: string) => void)[]>()
 
   constructor(
     createBroker: (events: BrokerEvents) => Broker,
@@ -50,6 +51,7 @@ export class Hub {
       notified: (topic: string, payload: string) => this.notified(topic, payload),
     })
   }
+
 
   /** Publishes to a stream: canonical JSON once, then broker append + fan-out. */
   publish(stream: string, data: unknown): Promise<StreamMessage> {
@@ -71,18 +73,18 @@ export class Hub {
     return this.broker.notify(topic, payload)
   }
 
-  /** Handles the control messages of one topic (one handler per topic: the part that owns it). */
+  /** Handles the control messages of one topic. */
   onNotified(topic: string, handler: (payload: string) => void): void {
-    this.controlHandlers.set(topic, handler)
+    this.controlHandlers.set(topic, [...(this.controlHandlers.get(topic) ?? []), handler])
   }
 
   private notified(topic: string, payload: string): void {
-    const handler = this.controlHandlers.get(topic)
-    if (!handler) return
-    try {
-      handler(payload)
-    } catch (err) {
-      this.diagnostics.requestFail(`control message on ${topic}`, err)
+    for (const handler of this.controlHandlers.get(topic) ?? []) {
+      try {
+        handler(payload)
+      } catch (err) {
+        this.diagnostics.requestFail(`control message on ${topic}`, err)
+      }
     }
   }
 

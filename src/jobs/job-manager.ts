@@ -1,23 +1,17 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ZodError } from 'zod'
 import { HeraldError } from '../errors.js'
 import type { StreamHooks } from '../core/stream-hooks.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
-import { DEFAULT_MAX_JSON_DEPTH, valueTooDeep } from '../protocol/json-depth.js'
 import type { StreamMessage } from '../protocol/messages.js'
-import { FINAL_STATES, jobStream, type JobContext, type JobSnapshot, type JobState, type JobTypeDefinition } from './job.js'
+import { isFinalJobEvent, isFinalState } from './job-events.js'
+import { JobExecution } from './job-execution.js'
+import type { JobLedger } from './job-ledger.js'
+import type { JobQueue } from './job-queue.js'
+import { jobStream, type JobRecord, type JobRunner, type JobSnapshot, type JobState, type JobTypeDefinition } from './job.js'
 
-interface JobRecord {
-  snapshot: JobSnapshot
-  controller: AbortController
-  /** Unix ms after which a finished job is forgotten. */
-  expiresAt: number
-}
-
-/** Publishes job events; the hub in production, anything with the same shape in tests. */
-export interface JobPublisher {
-  publish(stream: string, data: unknown): Promise<unknown>
-}
+export type { JobPublisher } from './job-ledger.js'
 
 /** What an outside worker may report for a job (POST /jobs/:id/progress). */
 export interface JobReport {
@@ -29,24 +23,49 @@ export interface JobReport {
   error?: string
 }
 
-const FINAL_EVENT = /^\{"type":"(?:succeeded|failed|cancelled)"/
+export interface JobService {
+  start(): Promise<void>
+  close(): Promise<void>
+}
 
-const clamp01 = (n: number) => (Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 0)
+export interface JobManagerOptions {
+  /** How long a finished job stays readable (--jobs-ttl), ms; also the records' TTL in the store. */
+  ttlMs: number
+  diagnostics: Diagnostics
+  maxJsonDepth?: number
+  /** This node's id: in-process jobs are recorded with it. */
+  nodeId?: string
+  /** Workers' queue (--jobs bullmq): jobs of every type but `external` are enqueued, not run here. */
+  queue?: JobQueue
+  /** Sends a cancel to every node and worker (Broker.notify on CANCEL_TOPIC). */
+  notifyCancel?: (id: string) => Promise<void>
+  /** How long a cancel waits for the node or worker running the job to end it, ms (then ends it itself). */
+  cancelWaitMs?: number
+}
 
 /**
- * Jobs: types defined in process, jobs started over HTTP, their snapshots, and their events on
- * stream `job:<id>` (`progress`, then exactly one of `succeeded`, `failed`, `cancelled`).
+ * Jobs: types, jobs started over HTTP, their records and their events on stream `job:<id>`
+ * (`progress`, `retry`, then exactly one of `succeeded`, `failed`, `cancelled`). Records live in
+ * the broker's store (JobLedger), so any node reads, follows and cancels any job; handlers run
+ * in this process or, with a queue, in workers.
  */
 export class JobManager implements StreamHooks {
   private readonly types = new Map<string, JobTypeDefinition>()
-  private readonly jobs = new Map<string, JobRecord>()
+  /** Jobs whose handler runs in this process: their record here is the newest. */
+  private readonly running = new Map<string, JobExecution>()
+  /** States of the jobs this node started, ran or ended, for stats and the herald_jobs gauge; dropped --jobs-ttl after they end. */
+  private readonly known = new Map<string, { state: JobState; expiresAt: number }>()
   private readonly sweepTimer: NodeJS.Timeout
+  /** What startServices() starts and close() stops with the jobs (queue followers). */
+  private readonly services: JobService[] = []
+  readonly nodeId: string
 
   constructor(
-    private readonly publisher: JobPublisher,
-    private readonly options: { ttlMs: number; diagnostics: Diagnostics; maxJsonDepth?: number },
+    readonly ledger: JobLedger,
+    private readonly options: JobManagerOptions,
   ) {
-    this.sweepTimer = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, options.ttlMs / 2)))
+    this.nodeId = options.nodeId ?? randomBytes(6).toString('base64url')
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, options.ttlMs / 3)))
     this.sweepTimer.unref()
   }
 
@@ -60,189 +79,239 @@ export class JobManager implements StreamHooks {
     return [...this.types.keys()].sort()
   }
 
-  /** Starts a job; it runs after this returns, so a caller can hand out its stream first. */
-  start(type: string, input: unknown): JobSnapshot {
+  get queue(): JobQueue | undefined {
+    return this.options.queue
+  }
+
+  /** Starts a job: stored, then run here or enqueued; it runs after this resolves, so a caller can hand out its stream first. */
+  async start(type: string, input: unknown): Promise<JobSnapshot> {
     const def = this.types.get(type)
-    if (!def) {
+    const queue = type === 'external' ? undefined : this.options.queue
+    if (!def && !(queue && await queue.hasType(type))) {
       throw new HeraldError('HERALD_ERR_UNKNOWN_JOB_TYPE', `${JSON.stringify(type)}; known types: ${this.typeNames.join(', ')}`)
     }
-    let parsed: unknown = input
-    try {
-      if (def.parseInput) parsed = def.parseInput(input)
-    } catch (err) {
-      const detail = err instanceof ZodError
-        ? err.issues.map((i) => `input${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`).join('; ')
-        : (err as Error).message
-      throw new HeraldError('HERALD_ERR_BAD_REQUEST', detail)
-    }
+    const parsed = def?.parseInput ? parseInput(def, input) : input
+    const runner: JobRunner = queue ? 'queue' : def?.handler ? 'process' : 'external'
     const id = randomBytes(12).toString('base64url')
-    const now = new Date().toISOString()
+    const at = new Date().toISOString()
     const record: JobRecord = {
       snapshot: {
         id, type, stream: jobStream(id), state: 'queued', progress: 0, message: null,
-        createdAt: now, startedAt: null, finishedAt: null, updatedAt: now,
+        createdAt: at, startedAt: null, finishedAt: null, updatedAt: at, attempt: 0, runner,
       },
-      controller: new AbortController(),
-      expiresAt: Infinity,
+      input: parsed,
+      node: runner === 'process' ? this.nodeId : undefined,
     }
-    this.jobs.set(id, record)
-    if (def.handler) setImmediate(() => void this.run(record, def.handler!, parsed))
+    await this.ledger.create(record)
+    this.track(id, 'queued')
+    this.options.diagnostics.jobState(id, type, 'queued')
+    if (queue) await queue.enqueue(id, type, parsed)
+    else if (def?.handler) {
+      const execution = new JobExecution(record, this.ledger, this.options)
+      this.running.set(id, execution)
+      setImmediate(() => void this.run(execution, def.handler!, parsed))
+    }
     return { ...record.snapshot }
   }
 
-  get(id: string): JobSnapshot | undefined {
-    const record = this.jobs.get(id)
-    return record ? { ...record.snapshot } : undefined
+  /** The job's snapshot: this process's own for a job it runs, else the stored record. */
+  async get(id: string): Promise<JobSnapshot | undefined> {
+    const local = this.running.get(id)
+    if (local) return { ...local.snapshot }
+    return (await this.ledger.read(id))?.snapshot
   }
 
-  /** Cancels a queued or running job: its handler's signal aborts and `cancelled` is published. */
-  cancel(id: string): JobSnapshot {
-    const record = this.require(id)
-    if (FINAL_STATES.has(record.snapshot.state)) {
-      throw new HeraldError('HERALD_ERR_JOB_FINISHED', `job ${id} is ${record.snapshot.state}`)
+  /**
+   * Cancels a queued or running job, from any node: the node or worker running it aborts the
+   * handler's signal and publishes `cancelled`; a job no worker has taken is removed from the
+   * queue and ended here, as is one whose runner does not answer within `cancelWaitMs`.
+   */
+  async cancel(id: string): Promise<JobSnapshot> {
+    const local = this.running.get(id)
+    if (local) {
+      if (!local.isOpen) throw finished(local.snapshot)
+      await local.cancel()
+      return { ...local.snapshot }
     }
-    this.finish(record, 'cancelled', {})
-    record.controller.abort(new Error('job cancelled'))
+    const record = await this.require(id)
+    if (isFinalState(record.snapshot.state)) throw finished(record.snapshot)
+    const runner = record.snapshot.runner
+    if (runner === 'follow') throw new HeraldError('HERALD_ERR_BAD_REQUEST', `job ${id} is a BullMQ job Herald follows; cancel it through its own queue`)
+    const queue = this.options.queue
+    const runsElsewhere = runner === 'process' || (runner === 'queue' && !(queue && await queue.remove(id)))
+    if (runsElsewhere) {
+      await this.options.notifyCancel?.(id)
+      const ended = await this.waitFinal(id, this.options.cancelWaitMs ?? 3000)
+      if (ended) return ended
+    }
+    // Nobody runs it (queued, driven from outside, or its runner is gone): it ends here.
+    const execution = new JobExecution(record, this.ledger, this.options)
+    if (!(await execution.finish('cancelled'))) {
+      const now = await this.require(id)
+      if (now.snapshot.state !== 'cancelled') throw finished(now.snapshot)
+      return now.snapshot
+    }
+    this.track(id, 'cancelled')
     return { ...record.snapshot }
   }
 
-  /** Progress or an outcome reported by an outside worker. */
-  report(id: string, report: JobReport): JobSnapshot {
-    const record = this.require(id)
-    if (FINAL_STATES.has(record.snapshot.state)) {
-      throw new HeraldError('HERALD_ERR_JOB_FINISHED', `job ${id} is ${record.snapshot.state}`)
+  /** A cancel sent by some node (Broker.notify): the handler of a job running here stops. */
+  cancelled(id: string): void {
+    const local = this.running.get(id)
+    if (local?.isOpen) void local.cancel()
+  }
+
+  /** Progress or an outcome reported by an outside worker, on any node. */
+  async report(id: string, report: JobReport): Promise<JobSnapshot> {
+    const local = this.running.get(id)
+    const execution = local ?? new JobExecution(await this.require(id), this.ledger, this.options)
+    if (!execution.isOpen) throw finished(execution.snapshot)
+    if (report.state === 'succeeded' || report.state === 'failed') {
+      const ended = report.state === 'succeeded'
+        ? await execution.finish('succeeded', { result: report.result ?? null, message: report.message })
+        : await execution.finish('failed', { error: report.error ?? 'failed', message: report.message })
+      if (!ended) throw finished((await this.require(id)).snapshot)
+      this.track(id, report.state)
+    } else {
+      await execution.progress(report.progress ?? execution.snapshot.progress, report.message, report.data)
+      this.track(id, execution.snapshot.state)
     }
-    if (report.state === 'succeeded') this.finish(record, 'succeeded', { result: report.result ?? null, message: report.message })
-    else if (report.state === 'failed') this.finish(record, 'failed', { error: { message: report.error ?? 'failed' }, message: report.message })
-    else this.progress(record, report.progress ?? record.snapshot.progress, report.message, report.data)
-    return { ...record.snapshot }
+    return { ...execution.snapshot }
   }
 
   /**
    * StreamHooks: a subscriber of `job:<id>` receives the job's snapshot after its backlog, unless
    * that backlog already ended with the job's final event (the snapshot would only repeat it).
+   * For a job running elsewhere it is the stored record, which is never behind the events
+   * already published (JobLedger stores first).
    */
-  snapshot(stream: string, after?: StreamMessage): string | undefined {
-    if (!stream.startsWith('job:') || (after !== undefined && this.isFinal(after))) return undefined
-    const record = this.jobs.get(stream.slice(4))
-    return record ? JSON.stringify({ type: 'snapshot', job: record.snapshot }) : undefined
+  snapshot(stream: string, after?: StreamMessage): string | undefined | Promise<string | undefined> {
+    if (!stream.startsWith('job:') || (after !== undefined && isFinalJobEvent(after))) return undefined
+    const id = stream.slice(4)
+    const local = this.running.get(id)
+    if (local) return JSON.stringify({ type: 'snapshot', job: local.snapshot })
+    return this.ledger.read(id).then((record) => (record ? JSON.stringify({ type: 'snapshot', job: record.snapshot }) : undefined))
+  }
+
+  /** A job's stream ends with its `succeeded`, `failed` or `cancelled` event. */
+  readonly isFinal = (message: StreamMessage): boolean => isFinalJobEvent(message)
+
+  /**
+   * Cancels every job running in this process (shutdown): they end with it, each with a warn
+   * line. Jobs in a queue are the workers' and go on.
+   */
+  async cancelAll(): Promise<void> {
+    const endings: Promise<unknown>[] = []
+    for (const execution of this.running.values()) {
+      if (!execution.isOpen) continue
+      this.options.diagnostics.notice('warn', 'job cancelled by shutdown', { job: execution.snapshot.id, type: execution.snapshot.type })
+      endings.push(execution.cancel('server shutting down'))
+    }
+    await Promise.all(endings)
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer)
+    await this.cancelAll()
+    await Promise.all([this.options.queue?.close(), ...this.services.map((s) => s.close())])
+  }
+
+  /** Something that runs with the jobs (a queue follower): started by startServices(), stopped by close(). */
+  addService(service: JobService): void {
+    this.services.push(service)
+  }
+
+  /** Starts the services (the node is about to listen). */
+  async startServices(): Promise<void> {
+    await Promise.all(this.services.map((s) => s.start()))
   }
 
   /**
-   * A job's stream ends with its `succeeded`, `failed` or `cancelled` event. Event text is
-   * canonical JSON with `type` first (see emit), so a prefix test suffices.
+   * By state: this node's jobs (process mode), or the queue's (with workers), read when scraped;
+   * plus the jobs running here and the queue's workers.
    */
-  readonly isFinal = (message: StreamMessage): boolean => {
-    return message.stream.startsWith('job:') && FINAL_EVENT.test(message.data)
+  async stats(): Promise<{ byState: Partial<Record<JobState, number>>; running: number; workers: number }> {
+    const queue = this.options.queue
+    if (!queue) return { byState: this.countByState(), running: this.runningCount, workers: 0 }
+    const [byState, workers] = await Promise.all([queue.counts(), queue.workers()])
+    return { byState, running: byState.running ?? 0, workers }
   }
 
-  /** Cancels every unfinished job (shutdown): they run in this process, so they end with it. */
-  cancelAll(): void {
-    for (const record of this.jobs.values()) {
-      if (!FINAL_STATES.has(record.snapshot.state)) {
-        this.options.diagnostics.notice('warn', 'job cancelled by shutdown', { job: record.snapshot.id, type: record.snapshot.type })
-        this.finish(record, 'cancelled', { message: 'server shutting down' })
-        record.controller.abort(new Error('server shutting down'))
-      }
-    }
-  }
-
-  close(): void {
-    clearInterval(this.sweepTimer)
-    this.cancelAll()
-  }
-
-  /** Jobs this node knows (running, and finished ones within --jobs-ttl), by state. */
+  /** Jobs this node started, ran or ended (finished ones within --jobs-ttl), by state. */
   countByState(): Partial<Record<JobState, number>> {
     const out: Partial<Record<JobState, number>> = {}
-    for (const { snapshot } of this.jobs.values()) out[snapshot.state] = (out[snapshot.state] ?? 0) + 1
+    for (const { state } of this.known.values()) out[state] = (out[state] ?? 0) + 1
     return out
   }
 
-  get size(): number {
-    return this.jobs.size
+  /** Handlers running in this process now. */
+  get runningCount(): number {
+    let n = 0
+    for (const e of this.running.values()) if (e.isOpen) n++
+    return n
   }
 
-  /** Job data is stored and stringified long after it arrives: refuse what could never be (protocol/json-depth.ts). */
-  private checkDepth(value: unknown, what: string): void {
-    const limit = this.options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH
-    if (value !== undefined && valueTooDeep(value, limit)) {
-      throw new HeraldError('HERALD_ERR_JSON_TOO_DEEP', `${what} is nested deeper than ${limit} levels (--max-json-depth)`)
+  get size(): number {
+    return this.known.size
+  }
+
+  private async run(execution: JobExecution, handler: NonNullable<JobTypeDefinition['handler']>, input: unknown): Promise<void> {
+    const id = execution.snapshot.id
+    try {
+      if (!execution.isOpen) return // cancelled before it started
+      await execution.begin(1)
+      this.track(id, 'running')
+      const outcome = await execution.run(handler, input)
+      if (outcome.state === 'succeeded') await execution.finish('succeeded', { result: outcome.result })
+      else if (outcome.state === 'failed') await execution.finish('failed', { error: outcome.error.message })
+    } finally {
+      this.track(id, execution.snapshot.state)
+      // Kept until its last write is out, so a read here is never behind the stream.
+      await this.ledger.settled(id)
+      this.running.delete(id)
     }
   }
 
-  private require(id: string): JobRecord {
-    const record = this.jobs.get(id)
+  private track(id: string, state: JobState): void {
+    this.known.set(id, { state, expiresAt: isFinalState(state) ? Date.now() + this.options.ttlMs : Infinity })
+  }
+
+  private async require(id: string): Promise<JobRecord> {
+    const record = await this.ledger.read(id)
     if (!record) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
     return record
   }
 
-  private async run(record: JobRecord, handler: NonNullable<JobTypeDefinition['handler']>, input: unknown): Promise<void> {
-    if (record.snapshot.state !== 'queued') return // cancelled before it started
-    const s = record.snapshot
-    s.state = 'running'
-    s.startedAt = s.updatedAt = new Date().toISOString()
-    const ctx: JobContext = {
-      id: s.id,
-      signal: record.controller.signal,
-      progress: (fraction, message, data) => {
-        if (s.state === 'running') this.progress(record, fraction, message, data)
-      },
+  /** The job's snapshot once its record is final, or undefined after `ms`. */
+  private async waitFinal(id: string, ms: number): Promise<JobSnapshot | undefined> {
+    const deadline = Date.now() + ms
+    for (let wait = 5; Date.now() < deadline; wait = Math.min(wait * 2, 100)) {
+      const record = await this.ledger.read(id)
+      if (!record || isFinalState(record.snapshot.state)) return record?.snapshot
+      await sleep(wait)
     }
-    this.options.diagnostics.jobState(s.id, s.type, 'running')
-    this.emit(record, 'progress')
-    try {
-      const result = await handler(input, ctx)
-      if (s.state !== 'running') return
-      this.checkDepth(result, 'the result')
-      this.finish(record, 'succeeded', { result: result ?? null })
-    } catch (err) {
-      if (s.state !== 'running') return // cancelled: the abort error is expected
-      this.finish(record, 'failed', { error: { message: (err as Error)?.message ?? String(err) } })
-    }
-  }
-
-  private progress(record: JobRecord, fraction: number, message?: string, data?: unknown): void {
-    this.checkDepth(data, 'progress data')
-    const s = record.snapshot
-    if (s.state === 'queued') {
-      s.state = 'running'
-      s.startedAt = new Date().toISOString()
-    }
-    s.progress = clamp01(fraction)
-    if (message !== undefined) s.message = message
-    s.data = data
-    s.updatedAt = new Date().toISOString()
-    this.emit(record, 'progress')
-  }
-
-  private finish(record: JobRecord, state: JobState, fields: { result?: unknown; error?: { message: string }; message?: string }): void {
-    const s = record.snapshot
-    s.state = state
-    if (state === 'succeeded') s.progress = 1
-    if (fields.result !== undefined) s.result = fields.result
-    if (fields.error) s.error = fields.error
-    if (fields.message !== undefined) s.message = fields.message
-    s.finishedAt = s.updatedAt = new Date().toISOString()
-    if (!s.startedAt) s.startedAt = s.finishedAt
-    record.expiresAt = Date.now() + this.options.ttlMs
-    const durationMs = Date.parse(s.finishedAt) - Date.parse(s.startedAt)
-    this.options.diagnostics.jobState(s.id, s.type, state, durationMs, fields.error?.message)
-    this.emit(record, state)
-  }
-
-  /** One event on the job's stream; its shape is the snapshot's with `type` = the event. */
-  private emit(record: JobRecord, type: 'progress' | JobState): void {
-    const s = record.snapshot
-    const event: Record<string, unknown> = { type, job: s.id, state: s.state, progress: s.progress, message: s.message, at: s.updatedAt }
-    if (s.data !== undefined && type === 'progress') event.data = s.data
-    if (type === 'succeeded') event.result = s.result
-    if (type === 'failed') event.error = s.error
-    this.publisher.publish(s.stream, event).catch((err: unknown) => this.options.diagnostics.brokerError(`publish of job ${s.id}'s ${type} event`, err))
+    return undefined
   }
 
   private sweep(): void {
     const now = Date.now()
-    for (const [id, record] of this.jobs) if (record.expiresAt <= now) this.jobs.delete(id)
+    for (const [id, entry] of this.known) if (entry.expiresAt <= now) this.known.delete(id)
+    // A long job with no news still has a record: its TTL starts again.
+    for (const execution of this.running.values()) if (execution.isOpen) void this.ledger.refresh(execution.record)
+  }
+}
+
+function finished(s: JobSnapshot): HeraldError {
+  return new HeraldError('HERALD_ERR_JOB_FINISHED', `job ${s.id} is ${s.state}`)
+}
+
+function parseInput(def: JobTypeDefinition, input: unknown): unknown {
+  try {
+    return def.parseInput!(input)
+  } catch (err) {
+    const detail = err instanceof ZodError
+      ? err.issues.map((i) => `input${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`).join('; ')
+      : (err as Error).message
+    throw new HeraldError('HERALD_ERR_BAD_REQUEST', detail)
   }
 }

@@ -29,15 +29,15 @@ export interface JobRoutesOptions {
  * `GET /jobs/:id`: each subscribes under the stream's signed name.
  */
 export function addJobStreamRoutes(router: Router, jobs: JobManager, http: HttpTransports, options: JobRoutesOptions): void {
-  const subscription = (id: string) => {
-    const job = jobs.get(id)
+  const subscription = async (id: string) => {
+    const job = await jobs.get(id)
     if (!job) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
     return { job, identifier: signedIdentifier(signStream(job.stream, options.streamsSecret)), final: FINAL_STATES.has(job.state) }
   }
 
   router.add('OPTIONS', '/jobs/:id/events', (req, res) => http.cors.preflight(req, res, 'GET, OPTIONS'))
-  router.add('GET', '/jobs/:id/events', (req, res, { id }, url) => {
-    const { job, identifier, final } = subscription(id)
+  router.add('GET', '/jobs/:id/events', async (req, res, { id }, url) => {
+    const { job, identifier, final } = await subscription(id)
     // A finished job's snapshot already holds its outcome: it is sent, then the stream ends.
     const history = final ? undefined : (lastEventId(req) ?? positionParam(url, job.stream))
     return openStream(http.streams, req, res, url, {
@@ -47,8 +47,8 @@ export function addJobStreamRoutes(router: Router, jobs: JobManager, http: HttpT
   })
 
   router.add('OPTIONS', '/jobs/:id/stream', (req, res) => http.cors.preflight(req, res, 'GET, OPTIONS'))
-  router.add('GET', '/jobs/:id/stream', (req, res, { id }, url) => {
-    const { job, identifier, final } = subscription(id)
+  router.add('GET', '/jobs/:id/stream', async (req, res, { id }, url) => {
+    const { job, identifier, final } = await subscription(id)
     const history = final ? undefined : positionParam(url, job.stream)
     return openStream(http.streams, req, res, url, {
       transport: 'http-stream', framing: ndjsonFraming, contentType: NDJSON,
@@ -57,8 +57,8 @@ export function addJobStreamRoutes(router: Router, jobs: JobManager, http: HttpT
   })
 
   router.add('OPTIONS', '/jobs/:id/poll', (req, res) => http.cors.preflight(req, res, 'GET, OPTIONS'))
-  router.add('GET', '/jobs/:id/poll', (req, res, { id }, url) => {
-    const { job, final } = subscription(id)
+  router.add('GET', '/jobs/:id/poll', async (req, res, { id }, url) => {
+    const { job, final } = await subscription(id)
     const after = intParam(url, 'after', 0)
     const timeoutMs = Math.min(numberParam(url, 'timeout', options.pollTimeoutMs / 1000) * 1000, options.pollMaxTimeoutMs)
     const epoch = url.searchParams.get('epoch') || undefined
@@ -73,22 +73,26 @@ export function addJobStreamRoutes(router: Router, jobs: JobManager, http: HttpT
  * cursor cannot be served (older than the kept history, another epoch, ahead of the stream).
  */
 function pollAnswers(jobs: JobManager, http: HttpTransports, job: JobSnapshot): CursorAnswers {
-  const now = () => jobs.get(job.id) ?? job
+  const now = async () => (await jobs.get(job.id)) ?? job
   const state = (snapshot: JobSnapshot) => ({ state: snapshot.state, done: FINAL_STATES.has(snapshot.state) })
   return {
-    events(res: HttpResponse, messages: StreamMessage[]) {
+    async events(res: HttpResponse, messages: StreamMessage[]) {
       const last = messages[messages.length - 1]
-      sendJson(res, 200, { job: job.id, events: messages.map((m) => JSON.parse(m.data)), after: last.offset, epoch: last.epoch, ...state(now()) })
+      const events = messages.map((m) => JSON.parse(m.data))
+      // Done only with the final event in hand: a record that is final already means it follows.
+      const done = jobs.isFinal(last)
+      const current = done ? events[events.length - 1].state : (await now()).state
+      sendJson(res, 200, { job: job.id, events, after: last.offset, epoch: last.epoch, state: current, done })
     },
-    ended(res: HttpResponse, top: StreamPosition) {
-      const snapshot = now()
+    async ended(res: HttpResponse, top: StreamPosition) {
+      const snapshot = await now()
       sendJson(res, 200, { job: job.id, events: [], after: top.offset, epoch: top.epoch, ...state(snapshot), snapshot })
     },
     async gone(res: HttpResponse, why: string, top: StreamPosition | undefined) {
       http.streams.core.diagnostics.inputReject('HERALD_ERR_HISTORY_GONE', why, { job: job.id })
       const position = top ?? (await http.streams.core.hub.history(job.stream, { limit: 0 })).top
       const err = new HeraldError('HERALD_ERR_HISTORY_GONE', why)
-      sendJson(res, 410, { error: { code: err.code, message: err.message }, job: jobs.get(job.id) ?? null, after: position.offset, epoch: position.epoch })
+      sendJson(res, 410, { error: { code: err.code, message: err.message }, job: (await jobs.get(job.id)) ?? null, after: position.offset, epoch: position.epoch })
     },
     timeout(res: HttpResponse) {
       res.writeHead(204, { 'cache-control': 'no-store' })

@@ -18,12 +18,34 @@ export interface JobSnapshot {
   startedAt: string | null
   finishedAt: string | null
   updatedAt: string
+  /** The attempt running or last run, from 1 (0 while queued before the first); above 1 after a retry (a queue worker's). */
+  attempt: number
+  /** Where it runs: `process` (a handler in a Herald node), `queue` (a BullMQ worker), `external` (POST /jobs/:id/progress), `follow` (a BullMQ job Herald did not start). */
+  runner: JobRunner
 }
+
+export type JobRunner = 'process' | 'queue' | 'external' | 'follow'
+
+/**
+ * What the broker's store keeps per job (key: the id, for --jobs-ttl after its last change): the
+ * snapshot, the input it was started with, and for an in-process job the node running it.
+ */
+export interface JobRecord {
+  snapshot: JobSnapshot
+  input?: unknown
+  /** The node whose process runs it (runner `process`): a cancel elsewhere is sent there. */
+  node?: string
+}
+
+/** Event types on `job:<id>`: `retry` marks a new attempt after a failed or lost one (a worker killed mid-job). */
+export type JobEventType = 'progress' | 'retry' | 'succeeded' | 'failed' | 'cancelled'
 
 /** What a job handler gets besides its input. */
 export interface JobContext {
   readonly id: string
-  /** Aborted when the job is cancelled (POST /jobs/:id/cancel or shutdown). */
+  /** Which attempt this is, from 1 (a queue worker retries a failed or lost job). */
+  readonly attempt: number
+  /** Aborted when the job is cancelled (POST /jobs/:id/cancel on any node, or shutdown). */
   readonly signal: AbortSignal
   /** Reports progress: `fraction` in 0..1 (clamped), an optional message and JSON data. */
   progress(fraction: number, message?: string, data?: unknown): void

@@ -7,6 +7,7 @@ import { sendJson } from '../http/respond.js'
 import type { Cors } from '../http/cors.js'
 import type { Router } from '../http/router.js'
 import type { JobManager } from './job-manager.js'
+import type { JobSnapshot } from './job.js'
 
 const startBody = z.strictObject({
   type: z.string().min(1),
@@ -35,7 +36,7 @@ export interface JobsApiOptions {
  * applies `--allowed-origins` with CORS (a foreign page gets 403), as the transports do.
  */
 export function addJobRoutes(router: Router, jobs: JobManager, cors: Cors, options: JobsApiOptions): void {
-  const withStream = (snapshot: ReturnType<JobManager['start']>) => ({
+  const withStream = (snapshot: JobSnapshot) => ({
     ...snapshot,
     signedStream: signStream(snapshot.stream, options.streamsSecret),
   })
@@ -45,7 +46,7 @@ export function addJobRoutes(router: Router, jobs: JobManager, cors: Cors, optio
   router.add('POST', '/jobs', async (req, res) => {
     cors.apply(req, res)
     const body = parseBody(startBody, await readJson(req, options.maxBodyBytes, options.maxJsonDepth))
-    const job = jobs.start(body.type, body.input)
+    const job = await jobs.start(body.type, body.input)
     sendJson(res, 201, withStream(job), { location: `/jobs/${job.id}` })
   })
 
@@ -55,25 +56,25 @@ export function addJobRoutes(router: Router, jobs: JobManager, cors: Cors, optio
   })
 
   preflight('/jobs/:id', 'GET, OPTIONS')
-  router.add('GET', '/jobs/:id', (req, res, { id }) => {
+  router.add('GET', '/jobs/:id', async (req, res, { id }) => {
     cors.apply(req, res)
-    const job = jobs.get(id)
+    const job = await jobs.get(id)
     if (!job) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
     sendJson(res, 200, withStream(job))
   })
 
   preflight('/jobs/:id/cancel', 'POST, OPTIONS')
-  router.add('POST', '/jobs/:id/cancel', (req, res, { id }) => {
+  router.add('POST', '/jobs/:id/cancel', async (req, res, { id }) => {
     cors.apply(req, res)
-    sendJson(res, 200, jobs.cancel(id))
+    sendJson(res, 200, await jobs.cancel(id))
   })
 
   preflight('/jobs/:id/progress', 'POST, OPTIONS')
   router.add('POST', '/jobs/:id/progress', async (req, res, { id }) => {
     cors.apply(req, res)
     checkBroadcastKey(options.broadcastKey, req.headers, req.socket?.remoteAddress)
-    if (!jobs.get(id)) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
+    if (!(await jobs.get(id))) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
     const body = parseBody(reportBody, await readJson(req, options.maxBodyBytes, options.maxJsonDepth))
-    sendJson(res, 200, jobs.report(id, body))
+    sendJson(res, 200, await jobs.report(id, body))
   })
 }

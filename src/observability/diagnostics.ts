@@ -46,7 +46,8 @@ export interface TransportError { node: Diagnostics; kind: string; err: unknown 
 export interface BrokerStateChange { node: Diagnostics; kind: string; state: string; detail?: string }
 export interface BrokerError { node: Diagnostics; op: string; err: unknown }
 export interface H2Timeout { node: Diagnostics; kind: 'stream' | 'session' | 'ping'; remote?: string }
-export interface JobStateChange { node: Diagnostics; id: string; type: string; state: string; durationMs?: number; error?: string }
+/** A job's transition: `queued`, `running` (an attempt began), `retrying` (an attempt failed, another follows), or a final state. */
+export interface JobStateChange { node: Diagnostics; id: string; type: string; state: string; durationMs?: number; error?: string; attempt?: number }
 /** Every HTTP request (an upgrade and an extended CONNECT included), as it arrives: for access logs and tests. */
 export interface HttpRequestSeen { node: Diagnostics; httpVersion: string; method: string; path: string }
 /** Start-up, shutdown and other one-off lines an operator should see. */
@@ -109,8 +110,8 @@ export class Diagnostics {
     if (channels.h2Timeout.hasSubscribers) channels.h2Timeout.publish({ node: this, kind, remote } satisfies H2Timeout)
   }
 
-  jobState(id: string, type: string, state: string, durationMs?: number, error?: string): void {
-    if (channels.jobState.hasSubscribers) channels.jobState.publish({ node: this, id, type, state, durationMs, error } satisfies JobStateChange)
+  jobState(id: string, type: string, state: string, durationMs?: number, error?: string, attempt?: number): void {
+    if (channels.jobState.hasSubscribers) channels.jobState.publish({ node: this, id, type, state, durationMs, error, attempt } satisfies JobStateChange)
   }
 
   httpRequest(httpVersion: string, method: string, path: string): void {

@@ -81,10 +81,11 @@ export function logEvents(node: Diagnostics, log: HeraldLogger): () => void {
     brokerError: (e: BrokerError) => log.err({ err: e.err, op: e.op }, 'broker operation failed'),
     h2Timeout: (e: H2Timeout) => { if (e.kind === 'ping') log.info({ remote: e.remote }, 'http2 ping unanswered: closing the connection') },
     jobState: (e: JobStateChange) => {
-      const fields = { job: e.id, type: e.type, state: e.state, durationMs: e.durationMs, error: e.error }
-      if (e.state === 'failed') log.info(fields, 'job failed')
-      else if (e.state === 'running') log.info(fields, 'job started')
-      else if (e.state !== 'queued') log.info(fields, `job ${e.state}`)
+      const fields = { job: e.id, type: e.type, state: e.state, attempt: e.attempt, durationMs: e.durationMs, error: e.error }
+      if (e.state === 'queued') log.debug(fields, 'job queued')
+      else if (e.state === 'running') log.info(fields, e.attempt !== undefined && e.attempt > 1 ? 'job started again (retry)' : 'job started')
+      else if (e.state === 'retrying') log.info(fields, 'job attempt failed: it will be retried')
+      else log.info(fields, `job ${e.state}`)
     },
     notice: (e: Notice) => log[e.level](e.context, e.message),
   })

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { observe, type ConnectionClose, type ConnectionOpen, type Diagnostics, type H2Timeout, type InputReject, type JobStateChange, type TransportError } from './diagnostics.js'
 
 /** What the metrics read at scrape time: counts kept as plain integers by the parts that own them. */
@@ -14,7 +14,8 @@ export interface MetricsSource {
   longPollSessions(): number
   h2Sessions(): number
   immortalStreams(): number
-  jobsByState(): Record<string, number | undefined>
+  /** Jobs by state (this node's, or its queue's), running now, and the queue's workers (0 without one). */
+  jobStats(): Promise<{ byState: Record<string, number | undefined>; running: number; workers: number }>
 }
 
 const FINAL_JOB_STATES = new Set(['succeeded', 'failed', 'cancelled'])
@@ -31,7 +32,11 @@ export class Metrics {
   private readonly errors = this.counter('herald_errors_total', 'Rejected input, by error code', ['code'])
   private readonly historyRejected = this.counter('herald_history_rejected_total', 'History requests that could not be served')
   private readonly sessionsRestored = this.counter('herald_sessions_restored_total', 'Sessions restored by sid')
-  private readonly jobs = this.counter('herald_jobs_total', 'Jobs by final state', ['state'])
+  private readonly jobs = this.counter('herald_jobs_total', 'Jobs ended by this process, by final state', ['state'])
+  private readonly jobDuration = new Histogram({
+    name: 'herald_job_duration_seconds', help: 'Run time of jobs ended by this process (start of the last attempt to the end), by type and final state',
+    labelNames: ['type', 'state'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600], registers: [this.registry],
+  })
   /** AnyCable's long-polling metric, under its name. */
   private readonly longPollStale = this.counter('long_poll_stale_requests_total', 'Polls for sessions that were already closed')
   private readonly h2Timeouts = this.counter('herald_h2_timeouts_total', 'HTTP/2 streams and connections closed for idleness, or for an unanswered PING', ['kind'])
@@ -56,12 +61,24 @@ export class Metrics {
     this.sampled(Gauge, 'long_poll_clients_num', 'Active long polling clients', source.longPollSessions)
     this.sampled(Gauge, 'herald_h2_sessions', 'Open HTTP/2 connections', source.h2Sessions)
     this.sampled(Gauge, 'herald_h2_immortal_streams', 'HTTP/2 streams exempt from the idle timeouts (half-closed long polls, WebSockets)', source.immortalStreams)
+    // One read of the job stats per scrape (a queue's counts are a Redis round trip), shared by three gauges.
+    let jobStats: ReturnType<MetricsSource['jobStats']> | undefined
+    const readJobStats = () => (jobStats ??= source.jobStats().finally(() => setImmediate(() => { jobStats = undefined })))
     new Gauge({
-      name: 'herald_jobs', help: 'Jobs this node knows, by state', labelNames: ['state'], registers: r,
-      collect() {
+      name: 'herald_jobs', help: "Jobs by state: this node's (in-process jobs), or the queue's with --jobs bullmq", labelNames: ['state'], registers: r,
+      async collect() {
+        const { byState } = await readJobStats()
         this.reset()
-        for (const [state, n] of Object.entries(source.jobsByState())) this.set({ state }, n ?? 0)
+        for (const [state, n] of Object.entries(byState)) this.set({ state }, n ?? 0)
       },
+    })
+    new Gauge({
+      name: 'herald_jobs_running', help: 'Jobs running now: handlers in this process, or active in the queue with --jobs bullmq', registers: r,
+      async collect() { this.set((await readJobStats()).running) },
+    })
+    new Gauge({
+      name: 'herald_job_workers', help: 'Workers connected to the jobs queue (--jobs bullmq; 0 without one)', registers: r,
+      async collect() { this.set((await readJobStats()).workers) },
     })
     if (options.defaults) collectDefaultMetrics({ register: this.registry })
 
@@ -81,7 +98,9 @@ export class Metrics {
       },
       h2Timeout: (e: H2Timeout) => this.h2Timeouts.inc({ kind: e.kind }),
       jobState: (e: JobStateChange) => {
-        if (FINAL_JOB_STATES.has(e.state)) this.jobs.inc({ state: e.state })
+        if (!FINAL_JOB_STATES.has(e.state)) return
+        this.jobs.inc({ state: e.state })
+        if (e.durationMs !== undefined) this.jobDuration.observe({ type: e.type, state: e.state }, e.durationMs / 1000)
       },
     })
   }

@@ -90,7 +90,7 @@ describe('jobs', () => {
       assert.equal(typeof e.at, 'string')
       assert.ok(!Number.isNaN(Date.parse(e.at)))
     }
-    assert.deepEqual(live.at(-2), { type: 'progress', job: job.id, state: 'running', progress: 1, message: 'step 4 of 4', data: { step: 4 }, at: live.at(-2).at })
+    assert.deepEqual(live.at(-2), { type: 'progress', job: job.id, state: 'running', progress: 1, message: 'step 4 of 4', data: { step: 4 }, attempt: 1, at: live.at(-2).at })
   })
 
   test('a late subscriber first gets a snapshot, then live events', async () => {
@@ -152,8 +152,10 @@ describe('jobs', () => {
     assert.equal(res.status, 200)
     const s = await res.json()
     assert.deepEqual(Object.keys(s).sort(), [
-      'createdAt', 'data', 'finishedAt', 'id', 'message', 'progress', 'signedStream', 'startedAt', 'state', 'stream', 'type', 'updatedAt',
+      'attempt', 'createdAt', 'data', 'finishedAt', 'id', 'message', 'progress', 'runner', 'signedStream', 'startedAt', 'state', 'stream', 'type', 'updatedAt',
     ])
+    assert.equal(s.attempt, 1)
+    assert.equal(s.runner, 'process')
     assert.equal(s.id, job.id)
     assert.equal(s.type, 'gated')
     assert.equal(s.stream, `job:${job.id}`)
@@ -240,7 +242,7 @@ describe('external jobs', () => {
     await c.waitFor(eventOf('succeeded'))
     const events = c.data(identifier).map((m) => m.message)
     assert.deepEqual(events.map((e) => e.type), ['snapshot', 'progress', 'succeeded'])
-    assert.deepEqual(events[1], { type: 'progress', job: job.id, state: 'running', progress: 0.4, message: 'downloading', data: { bytes: 10 }, at: events[1].at })
+    assert.deepEqual(events[1], { type: 'progress', job: job.id, state: 'running', progress: 0.4, message: 'downloading', data: { bytes: 10 }, attempt: 1, at: events[1].at })
     assert.deepEqual(events[2].result, { url: 'x' })
     assert.equal((await postJson(`${k.url}/jobs/nope/progress`, { progress: 0.1 }, auth)).status, 404)
   })
