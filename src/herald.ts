@@ -270,13 +270,14 @@ export class Herald {
     const c = this.config
     const r = this.router
     r.add('GET', '/health', (_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' })
+      // Which node (or --workers process) answered: behind a load balancer an operator can tell.
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-herald-node': this.core.nodeId })
       res.end('OK')
     })
     r.add('GET', '/metrics', async (_req, res) => {
-      const body = await this.metrics.registry.metrics()
-      res.writeHead(200, { 'content-type': this.metrics.registry.contentType })
-      res.end(body)
+      const { text, contentType } = await this.metrics.render()
+      res.writeHead(200, { 'content-type': contentType })
+      res.end(text)
     })
     if (c.demo) {
       const escape = (v: string) => v.replace(/[&"<>]/g, (ch) => `&#${ch.charCodeAt(0)};`)

@@ -1,6 +1,8 @@
+import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
 import { describeOptions, HeraldConfigError, loadConfig } from '../config/load.js'
 import { Herald } from '../herald.js'
+import { METRICS_REQUEST, runPrimary, workerCount } from './workers.js'
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -32,7 +34,19 @@ async function main(argv: string[]): Promise<void> {
     }
     throw err
   }
+  if (cluster.isPrimary && workerCount(config) > 1) {
+    runPrimary(config, VERSION)
+    return
+  }
   const herald = new Herald({ config, defaultMetrics: true })
+  if (cluster.isWorker) {
+    const worker = cluster.worker!
+    herald.metrics.shareWithCluster({
+      send: (message) => worker.send(message as object),
+      on: (event, listener) => worker.on(event, listener),
+      off: (event, listener) => worker.off(event, listener),
+    }, METRICS_REQUEST)
+  }
   // The last line of defence: a fault that escaped every handler is logged, and every other
   // client is still served (each request and connection already ends itself on its own faults).
   process.on('uncaughtException', (err) => herald.diagnostics.requestFail('uncaught exception', err))
@@ -48,6 +62,7 @@ async function main(argv: string[]): Promise<void> {
     }
     throw err
   }
+  if (cluster.isWorker) return // the primary says where it listens, once
   const ws = `${herald.url.replace('http', 'ws')}${config.path}`
   process.stdout.write(`Herald ${VERSION} is running at ${herald.url}  (demo page: ${herald.url}/, WebSocket: ${ws}, broker: ${herald.hub.broker.kind})\n`)
   for (const l of herald.listeners.slice(1)) process.stdout.write(`  also listening at ${l.url} (${l.spec.name})\n`)

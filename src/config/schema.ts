@@ -71,6 +71,8 @@ export const configSchema = z.strictObject({
     .describe('HMAC secret for signed stream names; empty = a random secret per process'),
   publicStreams: z.boolean().default(false).describe('allow subscribing to unsigned stream names'),
 
+  workers: z.string().regex(/^(auto|[1-9]\d{0,2})$/, 'a number of processes (1-999) or auto').default('1')
+    .describe('Herald processes serving the same port on this machine (auto = one per core); more than 1 needs --broker redis or nats'),
   broker: z.enum(BROKERS).default('memory')
     .describe('where streams, history and shared state live: memory (this process only) | redis | nats (JetStream); see docs/brokers.md'),
   redisUrl: z.string().default('').describe(
@@ -156,6 +158,10 @@ export const configSchema = z.strictObject({
 }).superRefine((v, ctx) => {
   tlsPairCheck(v, ctx)
   brokerCheck(v, ctx)
+  // Each process would keep streams of its own: they must share a broker.
+  if (v.workers !== '1' && v.broker === 'memory') {
+    ctx.addIssue({ code: 'custom', path: ['workers'], message: 'more than one worker needs a shared broker: add --broker redis (or nats); with the memory broker each worker would have streams of its own' })
+  }
   // Workers publish events and records through the broker: a memory broker lives in one process.
   if (v.jobs === 'bullmq' && v.broker === 'memory') {
     ctx.addIssue({ code: 'custom', path: ['jobs'], message: 'BullMQ workers share jobs through the broker: add --broker redis (or nats)' })

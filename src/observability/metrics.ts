@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { observe, type ConnectionClose, type ConnectionOpen, type Diagnostics, type H2Timeout, type InputReject, type JobStateChange, type TransportError } from './diagnostics.js'
 
 /** What the metrics read at scrape time: counts kept as plain integers by the parts that own them. */
@@ -102,6 +102,46 @@ export class Metrics {
         this.jobs.inc({ state: e.state })
         if (e.durationMs !== undefined) this.jobDuration.observe({ type: e.type, state: e.state }, e.durationMs / 1000)
       },
+    })
+  }
+
+  /** The worker of a `--workers` primary: `render` answers with every worker's metrics, summed by the primary. */
+  private cluster: { send: (message: unknown) => void; on: (event: 'message', listener: (message: any) => void) => void; off: (event: 'message', listener: (message: any) => void) => void } | undefined
+  private clusterRequests = 0
+
+  /**
+   * Joins the metrics of the other `--workers` processes: prom-client's aggregation in the
+   * primary collects this registry, and `render` asks the primary for the sum.
+   */
+  shareWithCluster(channel: NonNullable<Metrics['cluster']>, requestType: string): void {
+    AggregatorRegistry.setRegistries([this.registry])
+    // Constructing one installs prom-client's answer to the primary's collection requests.
+    new AggregatorRegistry()
+    this.cluster = channel
+    this.clusterType = requestType
+  }
+
+  private clusterType = ''
+
+  /** The text `GET /metrics` answers with, and its content type. */
+  async render(): Promise<{ text: string; contentType: string }> {
+    const cluster = this.cluster
+    if (!cluster) return { text: await this.registry.metrics(), contentType: this.registry.contentType }
+    const id = ++this.clusterRequests
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: { type?: string; id?: number; text?: string; contentType?: string; error?: string }) => {
+        if (message?.type !== this.clusterType || message.id !== id) return
+        clearTimeout(timer)
+        cluster.off('message', onMessage)
+        if (message.error !== undefined) reject(new Error(message.error))
+        else resolve({ text: message.text ?? '', contentType: message.contentType ?? this.registry.contentType })
+      }
+      const timer = setTimeout(() => {
+        cluster.off('message', onMessage)
+        reject(new Error('the primary did not answer with the workers\' metrics'))
+      }, 5000)
+      cluster.on('message', onMessage)
+      cluster.send({ type: this.clusterType, id })
     })
   }
 
