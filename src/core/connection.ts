@@ -121,6 +121,7 @@ export class Connection implements WireSink, OutboxOwner {
       ids.push(identifier)
     }
     this.restoreDeadline = Date.now() + RESTORE_HOLD_MS
+    this.ctx.changed(this)
     this.ctx.diagnostics.sessionRestore(this.sid, restored.from, ids.length)
     this.send(replies.welcome(this.sid, ids))
   }
@@ -146,6 +147,16 @@ export class Connection implements WireSink, OutboxOwner {
       identifier,
       streams: subs.map((s) => ({ stream: s.stream, epoch: s.lastEpoch, offset: s.lastOffset })),
     }))
+  }
+
+  /** Can a client come back to this connection by its sid? */
+  get restorable(): boolean {
+    return this.wire.info.extended && this.wire.info.restorable
+  }
+
+  /** What a restore by this connection's sid brings back: its channels and their streams. */
+  sessionState(): SessionState {
+    return { channels: [...this.channels].map(([identifier, subs]) => ({ identifier, streams: subs.map((s) => s.stream) })) }
   }
 
   /** Queues one protocol reply. */
@@ -270,6 +281,7 @@ export class Connection implements WireSink, OutboxOwner {
     const sub = this.track(new Subscription(this, identifier, verdict.stream, options.endsWith))
     const subs = [sub]
     this.channels.set(identifier, subs)
+    this.ctx.changed(this)
     // Settling from here: the broker's subscribe comes before the catch-up (see `settling`).
     this.catchingUp++
     try {
@@ -303,6 +315,7 @@ export class Connection implements WireSink, OutboxOwner {
     this.channels.delete(identifier)
     this.restorePending?.delete(identifier)
     for (const sub of subs) this.untrack(sub)
+    this.ctx.changed(this)
   }
 
   /**
@@ -565,10 +578,7 @@ export class Connection implements WireSink, OutboxOwner {
     this.done = true
     this.outbox.close()
     const info = this.wire.info
-    const keep = info.extended && info.restorable && reason.reconnect
-    const state: SessionState | undefined = keep
-      ? { channels: [...this.channels].map(([identifier, subs]) => ({ identifier, streams: subs.map((s) => s.stream) })) }
-      : undefined
+    const state = info.extended && info.restorable && reason.reconnect ? this.sessionState() : undefined
     for (const subs of this.channels.values()) for (const sub of subs) this.untrack(sub)
     this.channels.clear()
     this.ctx.ended(this, state)

@@ -23,4 +23,6 @@ export interface ConnectionContext {
   snapshot(stream: string, after?: StreamMessage): Promise<string | undefined> | string | undefined
   /** A connection ended: forget it, and keep its state for restore when `state` is given. */
   ended(conn: Connection, state: SessionState | undefined): void
+  /** A connection's channels changed (what a restore would bring back). */
+  changed(conn: Connection): void
 }

@@ -47,6 +47,10 @@ export class Core implements ConnectionContext {
   readonly maxSubscriptions: number
   readonly commandLimits: CommandLimits
   private readonly hooks: StreamHooks[] = []
+  /** Sessions are kept while they live (a network broker: other nodes restore them). */
+  private readonly liveSessions: boolean
+  private readonly unsaved = new Set<Connection>()
+  private refreshTimer: NodeJS.Timeout | undefined
 
   constructor(
     readonly hub: Hub,
@@ -59,6 +63,7 @@ export class Core implements ConnectionContext {
     const limits = { maxEntries: options.sessionsMaxEntries, maxBytes: options.sessionsMaxBytes }
     const store = options.sessionsTtlMs > 0 ? hub.broker.store('sessions', options.sessionsTtlMs, limits) : undefined
     this.sessions = new SessionCache(store, Math.max(1024, options.sessionsMaxBytes / 16))
+    this.liveSessions = store !== undefined && hub.broker.kind !== 'memory'
     this.clients = new Clients(options, diagnostics)
     this.authorizer = new StreamAuthorizer(options)
   }
@@ -156,15 +161,49 @@ export class Core implements ConnectionContext {
 
   ended(conn: Connection, state: SessionState | undefined): void {
     if (!this.clients.remove(conn)) return
-    if (state !== undefined) this.sessions.save(conn.sid, state).catch((err: unknown) => this.diagnostics.brokerError('keep a session for restore', err))
+    this.unsaved.delete(conn)
+    if (state !== undefined) this.save(conn.sid, state)
+    // A session kept while it lived (a network broker) is not restorable after an end that says so.
+    else if (this.liveSessions && conn.restorable) this.sessions.forget(conn.sid).catch((err: unknown) => this.diagnostics.brokerError('forget a session', err))
+  }
+
+  /**
+   * With a network broker a session's state is kept while it lives, not only when it ends: a
+   * node killed outright saves nothing, and its clients reconnecting elsewhere are restored all
+   * the same. Saved once per turn per connection, and refreshed before its TTL runs out.
+   */
+  changed(conn: Connection): void {
+    if (!this.liveSessions || !conn.restorable) return
+    this.unsaved.add(conn)
+    if (this.unsaved.size === 1) setImmediate(this.saveChanged)
+  }
+
+  private readonly saveChanged = (): void => {
+    for (const conn of this.unsaved) if (conn.isOpen) this.save(conn.sid, conn.sessionState())
+    this.unsaved.clear()
+  }
+
+  /** Saves every live session again, so one that outlives the TTL stays restorable. */
+  private readonly refreshSessions = (): void => {
+    for (const conn of this.clients.all) if (conn.restorable) this.unsaved.add(conn)
+    if (this.unsaved.size > 0) setImmediate(this.saveChanged)
+  }
+
+  private save(sid: string, state: SessionState): void {
+    this.sessions.save(sid, state).catch((err: unknown) => this.diagnostics.brokerError('keep a session for restore', err))
   }
 
   start(): void {
     this.clients.start()
+    if (this.liveSessions) {
+      this.refreshTimer = setInterval(this.refreshSessions, Math.max(1000, this.options.sessionsTtlMs / 3))
+      this.refreshTimer.unref()
+    }
   }
 
   /** Ends every connection with `server_restart` and stops the timers. */
   shutdown(): void {
+    clearInterval(this.refreshTimer)
     this.clients.shutdown()
   }
 }

@@ -33,6 +33,11 @@ export class SessionCache {
     await this.store.set(sid, text)
   }
 
+  /** Drops a session's state: it may not be restored. */
+  async forget(sid: string): Promise<void> {
+    await this.store?.delete(sid)
+  }
+
   /** The session's state, removed from the store; undefined when unknown or expired. */
   async take(sid: string): Promise<SessionState | undefined> {
     if (!this.store) return undefined
