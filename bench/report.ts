@@ -189,7 +189,7 @@ function sh(cmd: string, args: string[]): string {
   }
 }
 
-function machine(): string {
+export function machine(): string {
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
   const pkg = (name: string) => sh('dpkg-query', ['-W', '-f', '${Version}', name])
   const npmVersion = (name: string) => {

@@ -15,6 +15,8 @@ import { ALL_TRANSPORTS, splitTransport, type BenchTransport, type ServerAdapter
 
 // A scenario of its own (jobs through BullMQ workers, bench/jobs-bullmq.ts): it runs and exits there.
 if (process.argv[2] === 'jobs-bullmq') await import('./jobs-bullmq.js')
+// The same for cluster shapes (brokers, several nodes, --workers): bench/cluster.ts.
+if (process.argv[2] === 'cluster') await import('./cluster.js')
 
 const SERVERS: Record<string, ServerAdapter> = { herald, ws: wsPeer, 'socket.io': socketIoPeer, nchan }
 const SCENARIOS = ['fanout', 'jobs', 'idle', 'churn'] as const
@@ -22,7 +24,7 @@ type Scenario = (typeof SCENARIOS)[number]
 
 const HELP = `npm run bench -- [scenario ...] [options]
 
-scenarios: ${SCENARIOS.join(', ')} (default: all); jobs-bullmq alone (options: bench/jobs-bullmq.ts)
+scenarios: ${SCENARIOS.join(', ')} (default: all); jobs-bullmq alone (options: bench/jobs-bullmq.ts); cluster alone (bench/cluster.ts)
   --servers herald,ws,socket.io,nchan   servers to run (default: all)
   --transports ws,sse,ndjson,long-poll  transports to run (default: all each server has); the
                                         HTTP/2 variants are ws-h2, sse-h2, ndjson-h2, long-poll-h2

@@ -7,6 +7,8 @@ export interface ClientSpec {
   /** Which client module speaks it: see PROTOCOLS in worker.ts. */
   proto: 'ws' | 'http-stream' | 'long-poll'
   port: number
+  /** Several servers (cluster nodes): connection i goes to ports[i % ports.length] instead of `port`. */
+  ports?: number[]
   path: string
   method?: string
   headers?: Record<string, string>

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import type { ClientSpec } from '../driver/conn.js'
 import { ALL_TRANSPORTS, BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, splitTransport, stopChild, waitForPort, type BenchTransport, type H1Transport, type RunningServer, type ServerAdapter } from './server.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const IDENTIFIER = (stream: string) => JSON.stringify({ channel: '$pubsub', stream_name: stream })
 
 /**
@@ -38,7 +38,7 @@ const CLIENTS: Record<H1Transport, { module: string; spec: (port: number) => Cli
 }
 
 /** Compiles src/ to dist/ (tsc), so the run measures the current sources. */
-function build(): string | undefined {
+export function build(): string | undefined {
   try {
     execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.json`], { stdio: 'inherit' })
     return undefined
@@ -47,7 +47,7 @@ function build(): string | undefined {
   }
 }
 
-function metric(text: string, name: string): number {
+export function metric(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
   return m ? Number(m[1]) : 0
 }
@@ -60,7 +60,7 @@ function available(t: BenchTransport): boolean {
   return existsSync(`${ROOT}${CLIENTS[base].module}`) && (!h2 || existsSync(`${ROOT}${H2_MODULES[base]}`))
 }
 
-function clientSpec(t: BenchTransport, port: number): ClientSpec {
+export function clientSpec(t: BenchTransport, port: number): ClientSpec {
   const { base, h2 } = splitTransport(t)
   const spec = CLIENTS[base].spec(port)
   return h2 ? { ...spec, h2 } : spec
