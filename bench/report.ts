@@ -75,6 +75,21 @@ export function renderTables(rows: Row[]): string {
     ))
   }
 
+  const day = keys('everyday')
+  if (day.length) {
+    out.push('\n### Everyday rate: N subscribers on one stream, 10 messages/s, 100 B messages\n')
+    out.push('One write per message per socket: nothing to batch. Latency is publish-to-receive. Ratio = row ÷ Herald (server CPU per delivery; above 1× Herald costs less).\n')
+    out.push(table(
+      ['transport', 'N', 'server', 'server CPU µs/delivery', 'row ÷ Herald (CPU/delivery)', 'p50 ms', 'p99 ms', 'row p50 ÷ Herald p50', 'max ms', 'lost/dup/reorder', 'driver CPU %', 'steal %', 'note'],
+      day.map((k) => {
+        const g = find(all, 'everyday', k.transport, k.size, k.server, '10 msg/s')
+        const h = find(all, 'everyday', k.transport, k.size, 'herald', '10 msg/s')
+        return [k.transport, String(k.size), k.server, range(figs(g, 'cpuPerDeliveryUs')), ratio(figs(g, 'cpuPerDeliveryUs'), figs(h, 'cpuPerDeliveryUs')),
+          ms(figs(g, 'p50')), ms(figs(g, 'p99')), ratio(figs(g, 'p50'), figs(h, 'p50')), ms(figs(g, 'max')), errs([g]), driver(g), range(figs(g, 'stealPct'), 2), notes([g])]
+      }),
+    ))
+  }
+
   const job = keys('jobs')
   if (job.length) {
     out.push('\n### Jobs: K subscribers, each on its own stream, each stream published 10 times a second\n')

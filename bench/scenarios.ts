@@ -26,11 +26,14 @@ export interface Options {
   workers: number
   /** Above this many subscribers the 10 msg/s phase is skipped: it only measures an overloaded driver. */
   rateMaxSubscribers: number
+  /** Everyday rate: subscriber counts, and seconds of its measured 10 msg/s phase. */
+  everyday: number[]
+  everydaySeconds: number
 }
 
 /** A measured row: which server/transport/size/phase and its figures. */
 export interface Row {
-  scenario: 'fanout' | 'jobs' | 'idle' | 'churn'
+  scenario: 'fanout' | 'jobs' | 'idle' | 'churn' | 'everyday'
   server: string
   transport: BenchTransport
   size: number
@@ -244,6 +247,35 @@ export async function fanout(adapter: ServerAdapter, transport: BenchTransport, 
       const flat = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'flat', window, messages, seconds: opts.flatMaxSeconds })
       rows.push({ scenario: 'fanout', server: adapter.name, transport, size: N, phase: 'flat out', figures: flat })
       log(`  ${adapter.name}/${transport} N=${N} flat out: ${Math.round(flat.deliveriesPerSec)} deliveries/s, server ${flat.cpuPerDeliveryUs.toFixed(1)} µs/delivery, driver ${flat.driverCpuPct.toFixed(0)}%, lost ${flat.lost} dup ${flat.dup} reorder ${flat.reorder}`)
+    }
+  } finally {
+    await close(s)
+  }
+  return rows
+}
+
+/**
+ * Everyday rate (issue #14): N subscribers on one stream and 10 messages a second, nothing else:
+ * one write per message per socket, where batching has nothing to batch. Server CPU per delivery
+ * and publish-to-receive latency over a longer phase than fan-out's 10 msg/s warm-up row.
+ */
+export async function everyday(adapter: ServerAdapter, transport: BenchTransport, sizes: number[], opts: Options, log: (s: string) => void): Promise<Row[]> {
+  const rows: Row[] = []
+  const stream = `everyday-${runId}-${adapter.name}-${transport}`
+  const s = await open(adapter, Math.max(...sizes), 1, opts)
+  try {
+    for (const N of sizes) {
+      const g = await grow(s, transport, N, () => stream)
+      if (g.note) {
+        rows.push({ scenario: 'everyday', server: adapter.name, transport, size: N, phase: '10 msg/s', note: g.note })
+        log(`  ${adapter.name}/${transport} N=${N}: ${g.note}`)
+        break
+      }
+      // Unmeasured warm-up, as in fan-out: JIT and lazy allocation on the first messages.
+      await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'rate', rate: 10, seconds: 1 })
+      const f = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'rate', rate: 10, seconds: opts.everydaySeconds })
+      rows.push({ scenario: 'everyday', server: adapter.name, transport, size: N, phase: '10 msg/s', figures: f })
+      log(`  ${adapter.name}/${transport} N=${N} everyday 10 msg/s: server ${f.cpuPerDeliveryUs.toFixed(1)} µs/delivery, p50 ${f.p50.toFixed(1)} p99 ${f.p99.toFixed(1)} ms, lost ${f.lost} dup ${f.dup} reorder ${f.reorder}`)
     }
   } finally {
     await close(s)
