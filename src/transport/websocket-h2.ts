@@ -8,6 +8,7 @@ import { abortHandshake } from '../http/handshake.js'
 import { sendError, setHeaders } from '../http/respond.js'
 import { makeStreamImmortal } from '../http/immortal.js'
 import type { WebSocketTransport } from './websocket.js'
+import { negotiate, type Negotiated } from './ws-deflate.js'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 /** How long a peer has to end its side of the stream after the closing handshake. */
@@ -24,7 +25,7 @@ export interface ConnectDeps {
 }
 
 /** What `ws`'s own server would build for an upgraded socket (WebSocketServer.completeUpgrade). */
-export function serverWebSocket(wss: WebSocketServer, stream: Duplex, protocol: string | undefined): WebSocket {
+export function serverWebSocket(wss: WebSocketServer, stream: Duplex, protocol: string | undefined, extensions?: Negotiated['extensions']): WebSocket {
   const opts = wss.options as Record<string, unknown>
   // `new WebSocket(null, undefined, serverOptions)`: without the server's options autoPong is off
   // and closeTimeout undefined, so the stream would be destroyed right after our close frame
@@ -32,6 +33,8 @@ export function serverWebSocket(wss: WebSocketServer, stream: Duplex, protocol: 
   const Ctor = WebSocket as unknown as new (address: null, protocols: undefined, options: Record<string, unknown>) => WebSocket
   const ws = new Ctor(null, undefined, opts)
   if (protocol) ws._protocol = protocol
+  // As completeUpgrade does: the Receiver made by setSocket inflates through these.
+  if (extensions) (ws as unknown as { _extensions: Negotiated['extensions'] })._extensions = extensions
   ws.setSocket(stream, Buffer.alloc(0), {
     allowSynchronousEvents: opts.allowSynchronousEvents,
     maxBufferedChunks: opts.maxBufferedChunks,
@@ -112,14 +115,23 @@ export function handleConnect(
   const select = deps.ws.wss.options.handleProtocols
   const chosen = offered.size > 0 && select ? select(offered, req as unknown as IncomingMessage) : false
 
+  let deflate: Negotiated | undefined
+  const offeredExtensions = h['sec-websocket-extensions']
+  if (deps.ws.compression && offeredExtensions !== undefined) {
+    const n = negotiate(String(offeredExtensions), deps.ws.wss.options.maxPayload ?? 0)
+    if (n === null) return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-extensions')
+    deflate = n
+  }
+
   const stream: ServerHttp2Stream = req.stream
   if (stream.destroyed || !stream.writable) return
   const headers: Record<string, string> = {}
   if (chosen) headers['sec-websocket-protocol'] = chosen
+  if (deflate) headers['sec-websocket-extensions'] = deflate.header
   if (typeof key === 'string') headers['sec-websocket-accept'] = acceptKey(key)
   // RFC 8441 §5: a 2xx answers the CONNECT and the stream carries WebSocket frames from here on.
   stream.respond({ ':status': 200, ...headers })
-  const ws = serverWebSocket(deps.ws.wss, stream, chosen || undefined)
+  const ws = serverWebSocket(deps.ws.wss, stream, chosen || undefined, deflate?.extensions)
   stream.once('finish', onWebSocketStreamFinish)
   // A WebSocket has its own pings; like an upgraded HTTP/1.1 socket it outlives the idle timeouts.
   makeStreamImmortal(stream)
