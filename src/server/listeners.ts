@@ -188,8 +188,10 @@ export class Listener {
     this.h2.on('session', (session: Http2Session) => this.onSession(session))
     this.h2.on('sessionError', (err: Error) => deps.diagnostics.transportError('http2-session', err))
     // Before the compat layer's own listener, so a handler's stream.setTimeout(0) (ws does) wins.
-    this.h2.prependListener('stream', (stream: ServerHttp2Stream) => {
-      if (this.idleMs > 0) {
+    // CONNECT streams are answered at once: a WebSocket is immortal from its 200 on, a refusal
+    // ends; a timer set and cleared again would stay on the stream (bench idle ws-h2: heap).
+    this.h2.prependListener('stream', (stream: ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      if (this.idleMs > 0 && headers[':method'] !== 'CONNECT') {
         stream.setTimeout(this.idleMs)
         stream.on('timeout', onStreamIdle)
       }
