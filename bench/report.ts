@@ -284,6 +284,8 @@ ${machine()}
 npm run bench -- --report docs/benchmarks.md            # this report: every scenario, server and transport (${(r.elapsedSec / 60).toFixed(0)} min here)
 npm run bench -- fanout --servers herald,ws --transports ws --subscribers 5000 --repeats 1   # one targeted case
 npm run bench -- fanout --servers herald,nchan --transports sse-h2,long-poll-h2 --subscribers 1000   # HTTP/2 variants
+npm run bench -- everyday --everyday 1000,5000 --transports ws,sse --repeats 1   # 10 msg/s: CPU per delivery, p50/p99
+npm run bench -- compression --servers herald,ws,socket.io --compression 1000 --repeats 1   # permessage-deflate: bytes and CPU
 npm run bench -- --help                                  # scenarios and options
 BENCH_CPU_PROF=/tmp/prof npm run bench -- fanout --servers herald --transports ws --subscribers 5000 --repeats 1
 npx tsx bench/lib/profile-top.ts /tmp/prof/<file>.cpuprofile          # hot spots by self time
