@@ -2,16 +2,19 @@ import type { Wire } from './wire.js'
 
 /**
  * Outboxes with something to send this event-loop turn. One setImmediate flushes them all, so
- * every socket gets at most two writes per turn however many broadcasts it received
+ * every socket gets one write per turn however many broadcasts it received
  * (docs/node-notes.md §2: batching writes per socket per turn is worth ≈8× in fan-out).
  */
 const dirty: Outbox[] = []
 let flushScheduled = false
 /**
- * The event-loop turn, as far as outboxes care: advanced by each flushAll. An outbox that has not
- * written in the current turn writes a frame at once (nothing to batch it with yet: at an
- * everyday rate of a few messages a second, waiting for setImmediate only adds latency, bench
- * everyday); from its second frame in the same turn on it batches until flushAll.
+ * The event-loop turn, as far as outboxes care: advanced by each flushAll, and once more a turn
+ * after a flushAll that wrote batches. An outbox that is quiet (it has not written in this turn
+ * and was not flushed as a batch by the last flushAll) writes a frame at once: at an everyday
+ * rate of a few messages a second there is nothing to batch, and waiting for setImmediate only
+ * adds latency (bench everyday). Its next frames in the same turn batch until flushAll, and an
+ * outbox flushed as a batch goes on batching until a turn passes without its frames, so under
+ * load every socket still gets one write per turn (bench fanout, flat out).
  */
 let turn = 0
 
@@ -25,9 +28,17 @@ function scheduleFlush(): void {
 function flushAll(): void {
   flushScheduled = false
   turn++
+  const batched = dirty.length > 0
   // Outboxes marked dirty during this loop are flushed in this same pass.
-  for (let i = 0; i < dirty.length; i++) dirty[i].flush()
+  for (let i = 0; i < dirty.length; i++) dirty[i].flushBatch()
   dirty.length = 0
+  // Runs before any flushAll scheduled in the next turn: an outbox that gets no frame during that
+  // turn is quiet again after it.
+  if (batched) setImmediate(advanceTurn)
+}
+
+function advanceTurn(): void {
+  turn++
 }
 
 /**
@@ -41,8 +52,9 @@ export interface OutboxOwner {
 }
 
 /**
- * One client's queue of outgoing frames with a byte budget. The first frame in a turn is written
- * at once; frames that follow it in the same turn go out together on the next setImmediate.
+ * One client's queue of outgoing frames with a byte budget. A quiet outbox writes a frame at once;
+ * frames that follow it in the same turn, and every frame while frames keep coming turn after
+ * turn, go out together on the next setImmediate (see `turn`).
  * Honours backpressure: after a
  * `write` that returns false nothing more is written until the session drains, and frames that
  * pile up meanwhile go out as one batch. Over budget, the owner is told once (→ too_slow).
@@ -53,8 +65,9 @@ export class Outbox {
   private frames: Buffer[] | null = null
   private queuedBytes = 0
   private scheduled = false
-  /** The turn this outbox last wrote at once in (see `turn`); -1: never. */
+  /** The turn this outbox last wrote at once in, and the one flushAll last wrote a batch of it in (see `turn`); -1: never. */
   private wroteInTurn = -1
+  private batchedInTurn = -1
   private blocked = false
   private closed = false
 
@@ -88,11 +101,11 @@ export class Outbox {
       this.owner.tooSlow()
       return
     }
-    if (this.scheduled || this.blocked || this.wroteInTurn === turn) {
+    if (this.scheduled || this.blocked || this.wroteInTurn === turn || this.batchedInTurn === turn) {
       this.schedule()
       return
     }
-    // Idle in this turn: write now (with any lazy frame waiting), and batch what follows in this turn.
+    // Quiet: write now (with any lazy frame waiting), and batch what follows in this turn.
     this.wroteInTurn = turn
     scheduleFlush()
     this.flush()
@@ -117,6 +130,12 @@ export class Outbox {
   pushNow(frame: Buffer): void {
     if (this.closed) return
     this.queue(frame)
+    this.flush()
+  }
+
+  /** flushAll's flush: this outbox stays batching until a turn passes without its frames. */
+  flushBatch(): void {
+    this.batchedInTurn = turn
     this.flush()
   }
 

@@ -12,7 +12,7 @@ function setup(budget = 1000) {
 }
 const frame = (s: string) => Buffer.from(s)
 
-test('the first frame of a turn is written at once; the frames after it in that turn go out as one write, in order, on the next turn', async () => {
+test('a quiet outbox writes at once; the frames after it in that turn go out as one write, in order, on the next turn', async () => {
   const { session, outbox } = setup()
   outbox.push(frame('a'))
   assert.deepEqual(session.writes, [['a']], 'an idle outbox writes in the same turn')
@@ -23,23 +23,39 @@ test('the first frame of a turn is written at once; the frames after it in that 
   await turn()
   assert.deepEqual(session.writes, [['a'], ['b', 'c']])
   assert.equal(outbox.pendingBytes, 0)
+  await turn() // a turn without frames: quiet again
   outbox.push(frame('d'))
-  assert.deepEqual(session.writes, [['a'], ['b', 'c'], ['d']], 'a new turn: written at once again')
+  assert.deepEqual(session.writes, [['a'], ['b', 'c'], ['d']], 'written at once again')
   outbox.push(frame('e'))
   await turn()
   assert.deepEqual(session.writes, [['a'], ['b', 'c'], ['d'], ['e']])
 })
 
-test('each turn starts afresh: after a batched turn, the next turn\'s first frame is written at once and the rest batched', async () => {
+test('a single frame per turn is written at once every turn (the everyday rate)', async () => {
   const { session, outbox } = setup()
-  outbox.push(frame('a'))
-  outbox.push(frame('b'))
+  for (const f of ['1', '2', '3']) {
+    outbox.push(frame(f))
+    assert.equal(session.writes.at(-1)?.[0], f, `frame ${f} written in its own turn`)
+    await turn()
+  }
+  assert.deepEqual(session.writes, [['1'], ['2'], ['3']])
+})
+
+test('while frames pile up turn after turn, each turn is one write (the first frame of a busy turn waits too)', async () => {
+  const { session, outbox } = setup()
+  outbox.push(frame('a1'))
+  outbox.push(frame('a2'))
   await turn()
-  outbox.push(frame('c'))
-  outbox.push(frame('d'))
-  outbox.push(frame('e'))
+  assert.deepEqual(session.writes, [['a1'], ['a2']])
+  outbox.push(frame('b1'))
+  outbox.push(frame('b2'))
+  assert.equal(session.writes.length, 2, 'right after a batch: the outbox is still batching')
   await turn()
-  assert.deepEqual(session.writes, [['a'], ['b'], ['c'], ['d', 'e']])
+  assert.deepEqual(session.writes.at(-1), ['b1', 'b2'], 'one write for the turn')
+  outbox.push(frame('c1'))
+  outbox.push(frame('c2'))
+  await turn()
+  assert.deepEqual(session.writes, [['a1'], ['a2'], ['b1', 'b2'], ['c1', 'c2']])
 })
 
 test('writing at once in one outbox does not make another batch: each outbox has its own first frame per turn', () => {
