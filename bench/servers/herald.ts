@@ -25,7 +25,7 @@ const CLIENTS: Record<H1Transport, { module: string; spec: (port: number) => Cli
     spec: (port) => ({ proto: 'http-stream', port, path: '/events?stream={stream}', headers: { Accept: 'text/event-stream' } }),
   },
   ndjson: {
-    module: 'src/transport/http-stream.ts',
+    module: 'src/transport/ndjson.ts',
     spec: (port) => ({ proto: 'http-stream', port, path: '/stream?stream={stream}', headers: { Accept: 'application/x-ndjson' } }),
   },
   'long-poll': {
