@@ -40,7 +40,7 @@ const repeats = Number(values.repeats ?? 1)
 const wantedShapes = values.shapes ? SHAPES.filter((s) => values.shapes!.split(',').some((w) => s.name.startsWith(w.trim()))) : SHAPES
 const opts: Options = {
   fanoutWs: sizes, fanoutHttp: sizes, fanoutH2: sizes, fanoutPoll: sizes, jobs: jobSizes, jobsSmall: jobSizes, idle: [],
-  churnClients: 0, churnRate: 0, rateSeconds: 1.5, jobsSeconds: 1.5, churnSeconds: 0,
+  churnClients: 0, churnRate: 0, rateSeconds: 1.5, jobsSeconds: 1.5, churnSeconds: 0, everyday: [], everydaySeconds: 0, compression: [],
   flatDeliveries: 250_000, flatMaxSeconds: 3, workers: 2, rateMaxSubscribers: 5000,
 }
 
