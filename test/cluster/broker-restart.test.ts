@@ -34,12 +34,14 @@ test('Redis restarts empty mid-job: the subscriber gets reject_history and the s
   const before = await c.waitFor((m) => m.message?.type === 'progress' && m.message.message === 'before')
   const oldEpoch = before.epoch
 
+  // Counted from here: the node may notice the new epoch as soon as Redis is back (its reconnect
+  // reads each stream's top) or only at the next publish.
+  const seen = c.messages.length
   await redis.stop()
   await until(() => h!.herald.hub.broker.state === 'down', 'the node sees Redis down', 10_000)
   await redis.start({ wipe: true })
   await until(() => h!.herald.hub.broker.state === 'up', 'the node sees Redis up again', 20_000)
 
-  const seen = c.messages.length
   await job.progress(0.5, 'after')
   const since = (test: (m: any) => boolean) => c.waitFor((m) => c.messages.indexOf(m) >= seen && test(m), 10_000)
   await since((m) => m.type === 'reject_history' && m.identifier === identifier)
