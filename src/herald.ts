@@ -107,7 +107,15 @@ export class Herald {
       maxSessions: config.maxSessions || defaultMaxSessions(),
       publicStreams: config.publicStreams,
       streamsSecret: this.streamsSecret,
-      jwtSecret: config.jwtSecret,
+      jwt: {
+        secret: config.jwtSecret,
+        // A PEM given inline, or the file that holds it.
+        publicKey: config.jwtPublicKey.includes('-----BEGIN') || !config.jwtPublicKey ? config.jwtPublicKey : readFileSync(config.jwtPublicKey, 'utf8'),
+        jwksUrl: config.jwtJwksUrl,
+        audience: config.jwtAudience,
+        issuer: config.jwtIssuer,
+        clockToleranceMs: config.jwtClockTolerance * 1000,
+      },
       maxSubscriptions: config.maxSubscriptions,
       commandLimits: { maxDepth: config.maxJsonDepth, maxIdentifierLength: config.maxIdentifierLength },
     }, this.diagnostics)

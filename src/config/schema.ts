@@ -117,7 +117,15 @@ export const configSchema = z.strictObject({
     .describe('longest channel identifier a command may carry, in characters (over it: invalid_command)'),
 
   jwtSecret: z.string().default('')
-    .describe('HMAC secret for connection tokens (?jid= or X-JID, HS256); empty = no connection auth'),
+    .describe('HMAC secret for connection tokens (HS256/384/512 in ?jid=, X-JID or a jid.<token> WebSocket subprotocol); with no --jwt-secret, --jwt-public-key or --jwt-jwks-url there is no connection auth'),
+  jwtPublicKey: z.string().default('')
+    .describe('PEM public key (a file, or the PEM text itself) verifying RS256/384/512, PS256 and ES256/384/512 connection tokens'),
+  jwtJwksUrl: z.string().default('')
+    .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be an http:// or https:// URL')
+    .describe('JWKS URL whose keys verify RS*/PS*/ES* connection tokens (cached; fetched again for an unknown kid)'),
+  jwtAudience: z.string().default('').describe('required aud claim of connection tokens; empty = not checked'),
+  jwtIssuer: z.string().default('').describe('required iss claim of connection tokens; empty = not checked'),
+  jwtClockTolerance: seconds(0, 'leeway for the exp and nbf claims of connection tokens'),
 
   sse: z.boolean().default(true).describe('serve Server-Sent Events at /events and /jobs/:id/events'),
   poll: z.boolean().default(true).describe('serve session long polling at --poll-path'),

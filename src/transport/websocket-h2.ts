@@ -7,6 +7,7 @@ import { HeraldError, type ErrorCode } from '../errors.js'
 import { abortHandshake } from '../http/handshake.js'
 import { sendError, setHeaders } from '../http/respond.js'
 import { makeStreamImmortal } from '../http/immortal.js'
+import type { WireRequest } from '../core/wire.js'
 import type { WebSocketTransport } from './websocket.js'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
@@ -113,15 +114,23 @@ export function handleConnect(
   const chosen = offered.size > 0 && select ? select(offered, req as unknown as IncomingMessage) : false
 
   const stream: ServerHttp2Stream = req.stream
-  if (stream.destroyed || !stream.writable) return
+  const request = { url, headers: h, remoteAddress: req.socket?.remoteAddress }
+  deps.ws.authenticated(request, stream, (denied) => {
+    if (stream.destroyed || !stream.writable) return
+    openWebSocket(deps, stream, chosen || undefined, typeof key === 'string' ? key : undefined, request, denied)
+  })
+}
+
+/** Answers the CONNECT with 200 and runs a ws WebSocket on the stream. */
+function openWebSocket(deps: ConnectDeps, stream: ServerHttp2Stream, chosen: string | undefined, key: string | undefined, request: WireRequest, denied: string | undefined): void {
   const headers: Record<string, string> = {}
   if (chosen) headers['sec-websocket-protocol'] = chosen
-  if (typeof key === 'string') headers['sec-websocket-accept'] = acceptKey(key)
+  if (key !== undefined) headers['sec-websocket-accept'] = acceptKey(key)
   // RFC 8441 §5: a 2xx answers the CONNECT and the stream carries WebSocket frames from here on.
   stream.respond({ ':status': 200, ...headers })
-  const ws = serverWebSocket(deps.ws.wss, stream, chosen || undefined)
+  const ws = serverWebSocket(deps.ws.wss, stream, chosen)
   stream.once('finish', onWebSocketStreamFinish)
   // A WebSocket has its own pings; like an upgraded HTTP/1.1 socket it outlives the idle timeouts.
   makeStreamImmortal(stream)
-  deps.ws.attach(ws, stream, 'ws-h2', '2', { url, headers: h, remoteAddress: req.socket?.remoteAddress })
+  deps.ws.attach(ws, stream, 'ws-h2', '2', request, denied)
 }

@@ -173,20 +173,40 @@ export class WebSocketTransport {
       abortHandshake(socket, refusal.status)
       return
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, 'ws', '1.1', {
-      url, headers: req.headers, remoteAddress: req.socket.remoteAddress,
-    }))
+    const request: WireRequest = { url, headers: req.headers, remoteAddress: req.socket.remoteAddress }
+    this.authenticated(request, socket, (denied) => {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, 'ws', '1.1', request, denied))
+    })
   }
 
-  /** Wires an open WebSocket (over HTTP/1.1 or an HTTP/2 stream) to a new connection. */
-  attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: WireRequest): Connection {
+  /**
+   * Verifies the connection token once, before the upgrade is answered (a JWKS key may be a
+   * round trip away), then calls `then` with the verdict unless the client left meanwhile.
+   * Without connection auth `then` runs at once.
+   */
+  authenticated(request: WireRequest, socket: Duplex, then: (denied: string | undefined) => void): void {
+    const verdict = this.core.authenticate(request)
+    if (!(verdict instanceof Promise)) return then(verdict)
+    verdict.then((denied) => {
+      if (!socket.destroyed) then(denied)
+    }).catch((err: unknown) => {
+      this.diagnostics.requestFail('websocket upgrade', err)
+      socket.destroy()
+    })
+  }
+
+  /**
+   * Wires an open WebSocket (over HTTP/1.1 or an HTTP/2 stream) to a new connection; `denied`:
+   * why its token was refused (the client hears `disconnect` `unauthorized`).
+   */
+  attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: WireRequest, denied?: string): Connection {
     const extended = ws.protocol === PROTOCOL_EXT
     const info = INFO[`${transport}:${httpVersion}:${extended ? 'ext' : 'base'}` as keyof typeof INFO]
     if (this.options.kaTimeMs > 0 && typeof (socket as Socket).setKeepAlive === 'function') {
       (socket as Socket).setKeepAlive(true, this.options.kaTimeMs)
     }
     const wire = new WebSocketWire(info, ws, socket)
-    const conn = this.core.accept(wire, request)
+    const conn = this.core.accept(wire, request, denied)
     wire.conn = conn
     const tagged = ws as Tagged<WebSocket>
     tagged[kConn] = conn
