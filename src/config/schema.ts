@@ -150,6 +150,10 @@ export const configSchema = z.strictObject({
   jobsStalledInterval: seconds(30, 'herald worker: how often workers look for stalled jobs (those of dead workers)'),
   jobsHandlers: z.string().default('').describe('herald worker: a module whose exports are job type definitions ({ handler, parseInput }) by type name, or a default export of them'),
   jobsFollow: z.string().default('').describe('BullMQ queues (comma-separated) whose jobs Herald did not start are followed on streams job:<queue>.<id> (run it on one process: herald worker or one node)'),
+  maxRunningJobs: z.number().int().min(0).default(1000)
+    .describe('most live jobs on this node: handlers running here plus external jobs started here (over it: POST /jobs answers 503 with Retry-After); 0 = no limit'),
+  jobsReportTimeout: seconds(60, 'an external job with no progress or result report for this long fails with an error event; 0 = never'),
+  demoJobMaxDuration: seconds(600, "longest run of the built-in demo job (steps × delayMs); longer inputs are refused with 400"),
   demo: z.boolean().default(true).describe('serve the demo page at GET /'),
 
   tlsCert: z.string().default('').describe('PEM certificate file; with --tls-key the listener is HTTPS with ALPN h2 and http/1.1'),
