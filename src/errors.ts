@@ -16,6 +16,7 @@ export const ERRORS = {
   HERALD_ERR_JOB_FINISHED: { status: 409, message: 'job has already finished' },
   HERALD_ERR_HISTORY_GONE: { status: 410, message: 'the position cannot be resumed from the kept history' },
   HERALD_ERR_SESSION_EXPIRED: { status: 401, message: 'long-poll session expired or unknown' },
+  HERALD_ERR_REQUEST_TIMEOUT: { status: 408, message: 'the request was not received within --request-timeout' },
   HERALD_ERR_BODY_TOO_LARGE: { status: 413, message: 'body exceeds the size limit' },
   HERALD_ERR_TOO_MANY_SESSIONS: { status: 503, message: 'session limit reached' },
   HERALD_ERR_TOO_MANY_JOBS: { status: 503, message: 'running-jobs limit of this node reached' },

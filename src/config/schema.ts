@@ -49,6 +49,7 @@ export const listenerSchema = z.strictObject({
   h2IdleTimeout: z.number().min(0).optional(),
   h2PingInterval: z.number().min(0).optional(),
   h2PingTimeout: z.number().min(0).optional(),
+  h2MaxStreams: z.number().int().min(1).max(2 ** 31 - 1).optional(),
 }).superRefine(tlsPairCheck)
 
 export type ListenerConfig = z.infer<typeof listenerSchema>
@@ -104,7 +105,7 @@ export const configSchema = z.strictObject({
   allowedOrigins: z.string().default('*').describe('comma-separated allowed Origin hosts or URLs; * = any'),
 
   headersTimeout: seconds(15, 'longest a client may take to send its request headers (over it: 408)'),
-  requestTimeout: seconds(30, 'longest a client may take to send a whole request, body included (over it: 408); held responses are not cut'),
+  requestTimeout: seconds(30, 'longest a client may take to send a whole request, body included (over it: 408; HTTP/2: 408, or RST_STREAM once the answer has begun); held responses and immortal HTTP/2 streams are not cut'),
   keepAliveTimeout: seconds(5, 'close an idle HTTP/1.1 keep-alive connection after this long'),
 
   outboxBytes: bytes(1024 * 1024, 'per-client budget of queued outgoing bytes (over it: disconnect too_slow)'),
@@ -165,6 +166,8 @@ export const configSchema = z.strictObject({
   h2IdleTimeout: seconds(180, 'close an HTTP/2 stream, or a whole HTTP/2 connection, with no frames for this long (keep it above the longest held poll); 0 = never'),
   h2PingInterval: seconds(20, 'HTTP/2 PING interval on connections exempt from the idle timeout; 0 = no pings'),
   h2PingTimeout: seconds(10, 'close an HTTP/2 connection whose PING is not answered within this time'),
+  h2MaxStreams: z.number().int().min(1).max(2 ** 31 - 1).default(128)
+    .describe('SETTINGS_MAX_CONCURRENT_STREAMS advertised on HTTP/2 connections (nginx: 128); streams over it are refused'),
   listeners: z.array(listenerSchema).default([])
     .describe('more listeners ("virtual hosts"), in the JSON file: [{"port":8443,"tls-cert":…,"tls-key":…,"h2-half-closed-long-poll":"1"}]'),
 }).superRefine((v, ctx) => {

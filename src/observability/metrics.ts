@@ -39,7 +39,7 @@ export class Metrics {
   })
   /** AnyCable's long-polling metric, under its name. */
   private readonly longPollStale = this.counter('long_poll_stale_requests_total', 'Polls for sessions that were already closed')
-  private readonly h2Timeouts = this.counter('herald_h2_timeouts_total', 'HTTP/2 streams and connections closed for idleness, or for an unanswered PING', ['kind'])
+  private readonly h2Timeouts = this.counter('herald_h2_timeouts_total', 'HTTP/2 streams and connections closed for idleness, an unanswered PING, or a request not received within --request-timeout (kind=request)', ['kind'])
   private readonly unobserve: () => void
 
   constructor(diagnostics: Diagnostics, source: MetricsSource, options: { defaults?: boolean } = {}) {
