@@ -23,6 +23,8 @@ export const ERRORS = {
   HERALD_ERR_JOB_REPORT_TIMEOUT: { status: 504, message: 'no report from the job\'s worker in time' },
   HERALD_ERR_BROKER_UNAVAILABLE: { status: 503, message: 'the broker cannot be reached' },
   HERALD_ERR_MESSAGE_TOO_BIG: { status: 413, closeCode: 1009, message: 'message exceeds the size limit' },
+  HERALD_ERR_TOO_MANY_FRAGMENTS: { status: 400, closeCode: 1008, message: 'message split into too many fragments' },
+  HERALD_ERR_PING_FLOOD: { status: 400, message: 'too many pings left unanswered by a peer that does not read' },
   HERALD_ERR_BINARY_FRAME: { status: 400, closeCode: 1003, message: 'binary frames are not supported' },
   HERALD_ERR_BAD_FRAME: { status: 400, closeCode: 1002, message: 'malformed WebSocket frame' },
   HERALD_ERR_BAD_COMMAND: { status: 400, closeCode: 1008, message: 'malformed protocol command' },

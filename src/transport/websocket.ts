@@ -26,9 +26,16 @@ const kConn = Symbol('herald.connection')
 const kTransport = Symbol('herald.ws-transport')
 type Tagged<T> = T & { [kConn]?: Connection; [kTransport]?: WebSocketTransport }
 
-/** ws error codes → Herald's error code and the disconnect the peer was sent. */
+/**
+ * ws error codes → Herald's error code and the disconnect the peer was sent (ws closes with the
+ * same code). Every other WS_ERR_* is a frame that breaks RFC 6455: 1002 `protocol_error`.
+ */
 const WS_ERRORS: Record<string, [ErrorCode, Disconnect]> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: ['HERALD_ERR_MESSAGE_TOO_BIG', Disconnects.messageTooBig],
+  // A length header over 2^53 - 1 (say 2^63): ws closes 1009, as for a message over maxPayload.
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: ['HERALD_ERR_MESSAGE_TOO_BIG', Disconnects.messageTooBig],
+  // More than maxFragments (16,384) fragments in one message, or too many buffered parts: 1008.
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: ['HERALD_ERR_TOO_MANY_FRAGMENTS', Disconnects.tooManyFragments],
   WS_ERR_INVALID_UTF8: ['HERALD_ERR_INVALID_UTF8', Disconnects.invalidUtf8],
 }
 
@@ -96,6 +103,23 @@ function onMessage(this: Tagged<WebSocket>, data: Buffer, isBinary: boolean): vo
 
 function onPong(this: Tagged<WebSocket>): void {
   this[kConn]?.heard()
+}
+
+/**
+ * A client's own ping is input too (ws answers it itself). ws terminates, without a close frame
+ * or an error event, a peer with more than `maxPendingAutoPongs` (60) pongs it has not read:
+ * the ping that did it still comes here, so the end is logged and counted as what it was.
+ */
+function onPing(this: Tagged<WebSocket>): void {
+  const conn = this[kConn]
+  // Pings of the same burst still arrive after the end: one reject per connection.
+  if (!conn?.isOpen) return
+  if (this.readyState === 2 && this._maxPendingAutoPongs > 0 && this._pendingAutoPongs >= this._maxPendingAutoPongs) {
+    this[kTransport]!.diagnostics.inputReject('HERALD_ERR_PING_FLOOD', `more than ${this._maxPendingAutoPongs} pings with their pongs unread`, { sid: conn.sid })
+    conn.closed(Disconnects.pingFlood)
+    return
+  }
+  conn.heard()
 }
 
 /** A one-off 'drain' listener for a refused write: rare, so a closure here costs nothing per message. */
@@ -213,7 +237,7 @@ export class WebSocketTransport {
     tagged[kTransport] = this
     ws.on('message', onMessage)
     ws.on('pong', onPong)
-    ws.on('ping', onPong) // a client's own ping frames are input too (ws answers them itself)
+    ws.on('ping', onPing)
     ws.on('error', onError)
     ws.on('close', onClose)
     this.open.add(ws)
