@@ -41,6 +41,8 @@ export const Disconnects = Object.freeze({
   pingFlood: d('ping_flood', false, 1008),
   invalidUtf8: d('invalid_utf8', false, 1007),
   binaryFrame: d('unsupported_data', false, 1003),
+  /** More commands a second than --rate-commands-per-connection: come back, slower. */
+  rateLimited: d('rate_limited', true, 1008),
   /** Long polling: the session was not polled within the keepalive timeout. */
   sessionExpired: d('session_expired', false, 1000, 401),
   remote: d('remote', false, 1000),

@@ -18,6 +18,7 @@ export const ERRORS = {
   HERALD_ERR_SESSION_EXPIRED: { status: 401, message: 'long-poll session expired or unknown' },
   HERALD_ERR_REQUEST_TIMEOUT: { status: 408, message: 'the request was not received within --request-timeout' },
   HERALD_ERR_BODY_TOO_LARGE: { status: 413, message: 'body exceeds the size limit' },
+  HERALD_ERR_RATE_LIMITED: { status: 429, closeCode: 1008, message: 'too many requests' },
   HERALD_ERR_TOO_MANY_SESSIONS: { status: 503, message: 'session limit reached' },
   HERALD_ERR_TOO_MANY_JOBS: { status: 503, message: 'running-jobs limit of this node reached' },
   HERALD_ERR_JOB_REPORT_TIMEOUT: { status: 504, message: 'no report from the job\'s worker in time' },

@@ -117,6 +117,13 @@ export const configSchema = z.strictObject({
   maxIdentifierLength: z.number().int().min(64).default(4096)
     .describe('longest channel identifier a command may carry, in characters (over it: invalid_command)'),
 
+  rateConnectionsPerIp: z.number().min(0).default(0)
+    .describe('new client sessions (WebSocket upgrades, SSE/NDJSON streams, long-poll sessions, job polls) a second per IP, bursts of twice that (over it: 429 with Retry-After); 0 = no limit'),
+  rateCommandsPerConnection: z.number().min(0).default(0)
+    .describe('commands a second one client may send, bursts of twice that (over it: disconnect rate_limited, reconnect allowed); 0 = no limit'),
+  rateApiRequests: z.number().min(0).default(0)
+    .describe('publish and jobs API requests a second per Authorization key, or per IP without one, bursts of twice that (over it: 429 with Retry-After); 0 = no limit'),
+
   jwtSecret: z.string().default('')
     .describe('HMAC secret for connection tokens (HS256/384/512 in ?jid=, X-JID or a jid.<token> WebSocket subprotocol); with no --jwt-secret, --jwt-public-key or --jwt-jwks-url there is no connection auth'),
   jwtPublicKey: z.string().default('')

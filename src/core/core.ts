@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { JwtVerifier, type JwtOptions } from '../auth/jwt.js'
+import { RateLimiter } from '../auth/rate-limit.js'
 import { StreamAuthorizer } from '../auth/stream-authorizer.js'
 import { Disconnects } from '../disconnect.js'
 import { HeraldError } from '../errors.js'
@@ -30,6 +31,8 @@ export interface CoreOptions extends ClientsOptions {
   maxSubscriptions: number
   /** Limits on every command a client sends. */
   commandLimits: CommandLimits
+  /** New sessions a second per IP, and commands a second per connection; 0 = no limit. */
+  rates?: { connectionsPerIp: number; commandsPerConnection: number }
 }
 
 /**
@@ -46,6 +49,9 @@ export class Core implements ConnectionContext {
   readonly nodeId = randomBytes(9).toString('base64url')
   readonly maxSubscriptions: number
   readonly commandLimits: CommandLimits
+  readonly commandRate: RateLimiter<object> | undefined
+  /** New sessions a second per IP (--rate-connections-per-ip). */
+  readonly connectionRate: RateLimiter<string>
   private readonly hooks: StreamHooks[] = []
   private readonly verifier: JwtVerifier | undefined
   /** Sessions are kept while they live (a network broker: other nodes restore them). */
@@ -69,6 +75,29 @@ export class Core implements ConnectionContext {
     this.authorizer = new StreamAuthorizer(options)
     const verifier = new JwtVerifier(options.jwt)
     this.verifier = verifier.enabled ? verifier : undefined
+    const commandRate = new RateLimiter<object>({ ratePerSec: options.rates?.commandsPerConnection ?? 0 }, true)
+    this.commandRate = commandRate.enabled ? commandRate : undefined
+    this.connectionRate = new RateLimiter<string>({ ratePerSec: options.rates?.connectionsPerIp ?? 0 })
+  }
+
+  /**
+   * Takes a token for a new session from `remote`: undefined when allowed, else the seconds to
+   * wait (for Retry-After). The caller refuses with 429 and logs it.
+   */
+  overConnectionRate(remote: string | undefined): number | undefined {
+    if (!this.connectionRate.enabled || this.connectionRate.take(remote ?? '')) return undefined
+    return this.connectionRate.retryAfterSec(remote ?? '')
+  }
+
+  /** The 429 for a session over --rate-connections-per-ip. */
+  private rateRefusal(wait: number): HeraldError {
+    return new HeraldError('HERALD_ERR_RATE_LIMITED', `more than ${this.connectionRate.ratePerSec} new sessions a second from this address (--rate-connections-per-ip)`, { retryAfterSec: wait })
+  }
+
+  /** Throws the 429 when `request` comes over --rate-connections-per-ip. */
+  checkConnectionRate(request: WireRequest): void {
+    const wait = this.overConnectionRate(request.remoteAddress)
+    if (wait !== undefined) throw this.rateRefusal(wait)
   }
 
   addHooks(hooks: StreamHooks): void {
@@ -107,6 +136,7 @@ export class Core implements ConnectionContext {
    * token (401), then the session limit (503). Rejects with the HeraldError to answer with.
    */
   async admit(request: WireRequest): Promise<void> {
+    this.checkConnectionRate(request)
     const verdict = this.authenticate(request)
     const denied = verdict instanceof Promise ? await verdict : verdict
     if (denied !== undefined) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', denied)

@@ -164,6 +164,7 @@ export class LongPollTransport implements LongPollOwner {
   /** The first request: authenticate, open a session, run its commands, hold it as the first poll. */
   private async connect(req: HttpRequest, res: HttpResponse, url: URL): Promise<void> {
     const request = wireRequest(req, url)
+    this.core.checkConnectionRate(request)
     const verdict = this.core.authenticate(request)
     const denied = verdict instanceof Promise ? await verdict : verdict
     if (denied !== undefined) {

@@ -98,8 +98,8 @@ export function handleConnect(
   }
   const key = h['sec-websocket-key']
   if (key !== undefined && (typeof key !== 'string' || !KEY.test(key))) return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-key')
-  const refusal = deps.ws.check(h.origin)
-  if (refusal) return refuse(deps, res, refusal.code, 'websocket refused')
+  const refusal = deps.ws.check(h.origin, req.socket?.remoteAddress)
+  if (refusal) return refuse(deps, res, refusal.code, refusal.detail, refusal.headers)
 
   let offered = new Set<string>()
   const header = h['sec-websocket-protocol']

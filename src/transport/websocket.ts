@@ -183,18 +183,23 @@ export class WebSocketTransport {
    * The checks before an upgrade (HTTP/1.1 or RFC 8441): Origin (403), the session limit (503).
    * A connection token is checked after it, as AnyCable does: the client hears `disconnect`.
    */
-  check(origin: string | undefined): { status: 403 | 503; code: ErrorCode } | undefined {
-    if (!this.options.origins.allows(origin)) return { status: 403, code: 'HERALD_ERR_FORBIDDEN_ORIGIN' }
-    if (!this.core.canAccept()) return { status: 503, code: 'HERALD_ERR_TOO_MANY_SESSIONS' }
+  check(origin: string | undefined, remote: string | undefined): { status: 403 | 429 | 503; code: ErrorCode; detail: string; headers?: Record<string, string> } | undefined {
+    if (!this.options.origins.allows(origin)) return { status: 403, code: 'HERALD_ERR_FORBIDDEN_ORIGIN', detail: 'websocket refused' }
+    const wait = this.core.overConnectionRate(remote)
+    if (wait !== undefined) {
+      const detail = `more than ${this.core.connectionRate.ratePerSec} new sessions a second from this address (--rate-connections-per-ip)`
+      return { status: 429, code: 'HERALD_ERR_RATE_LIMITED', detail, headers: { 'retry-after': String(wait) } }
+    }
+    if (!this.core.canAccept()) return { status: 503, code: 'HERALD_ERR_TOO_MANY_SESSIONS', detail: 'websocket refused' }
     return undefined
   }
 
   /** HTTP/1.1 `upgrade` handler for requests at the WebSocket path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    const refusal = this.check(req.headers.origin)
+    const refusal = this.check(req.headers.origin, req.socket.remoteAddress)
     if (refusal) {
-      this.diagnostics.inputReject(refusal.code, 'websocket upgrade refused', { origin: req.headers.origin, remote: req.socket.remoteAddress })
-      abortHandshake(socket, refusal.status)
+      this.diagnostics.inputReject(refusal.code, `websocket upgrade refused: ${refusal.detail}`, { origin: req.headers.origin, remote: req.socket.remoteAddress })
+      abortHandshake(socket, refusal.status, refusal.headers)
       return
     }
     const request: WireRequest = { url, headers: req.headers, remoteAddress: req.socket.remoteAddress }
