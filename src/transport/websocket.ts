@@ -216,8 +216,12 @@ export class WebSocketTransport {
   authenticated(request: WireRequest, socket: Duplex, then: (denied: string | undefined) => void): void {
     const verdict = this.core.authenticate(request)
     if (!(verdict instanceof Promise)) return then(verdict)
+    // Frames sent before the answer wait in the socket, for the WebSocket to read once it exists.
+    socket.pause()
     verdict.then((denied) => {
-      if (!socket.destroyed) then(denied)
+      if (socket.destroyed) return
+      then(denied)
+      socket.resume()
     }).catch((err: unknown) => {
       this.diagnostics.requestFail('websocket upgrade', err)
       socket.destroy()

@@ -120,3 +120,31 @@ test('a jid.<token> subprotocol authenticates a WebSocket (h1 and h2) and is nev
     await h.close()
   }
 })
+
+test('a token is verified once per session: one WebSocket, one SSE stream, one long-poll session of several polls', async () => {
+  const secret = 'once-secret'
+  const h = await startHerald({ publicStreams: true, jwtSecret: secret, pollInterval: 0.2 })
+  const core = h.herald.core
+  const authenticate = core.authenticate.bind(core)
+  let calls = 0
+  core.authenticate = (request) => { calls++; return authenticate(request) }
+  try {
+    const token = jwt({}, secret)
+    assert.equal(await wsOutcome(h, token), 'welcome')
+    assert.equal(calls, 1, 'the WebSocket')
+    assert.equal(await sseStatus(h, token), 200)
+    assert.equal(calls, 2, 'the SSE stream')
+    const first = await fetch(`${h.url}/lp?jid=${token}`, { method: 'POST', body: '' })
+    assert.equal(first.status, 200)
+    const pollId = first.headers.get('x-anycable-poll-id')!
+    await first.text()
+    for (let i = 0; i < 2; i++) {
+      const poll = await fetch(`${h.url}/lp?jid=${token}`, { method: 'POST', body: '', headers: { 'x-anycable-poll-id': pollId } })
+      assert.equal(poll.status, 200)
+      await poll.text()
+    }
+    assert.equal(calls, 3, 'the long-poll session, whatever its polls')
+  } finally {
+    await h.close()
+  }
+})
