@@ -36,6 +36,7 @@ export function createJobManager(hub: Hub, config: Readonly<HeraldConfig>, diagn
     reportTimeoutMs: config.jobsReportTimeout * 1000,
   })
   hub.onNotified(CANCEL_TOPIC, (id) => jobs.cancelled(id))
+  hub.onResubscribed(() => jobs.refreshOpen())
   jobs.define('demo', demoJobType(config.demoJobMaxDuration * 1000))
   jobs.define('external', { description: 'driven by an outside worker via POST /jobs/:id/progress' })
   for (const name of config.jobsFollow.split(',').map((q) => q.trim()).filter(Boolean)) {

@@ -7,16 +7,21 @@ import type { Core } from '../core/core.js'
 import type { TransportName, Wire, WireInfo, WireRequest } from '../core/wire.js'
 import { Disconnects, type Disconnect } from '../disconnect.js'
 import type { ErrorCode } from '../errors.js'
+import { wsDeflateFraming } from '../framing/ws-deflate.js'
+import type { Framing } from '../framing/framing.js'
 import { wsFraming } from '../framing/ws-frame.js'
 import { abortHandshake } from '../http/handshake.js'
 import type { OriginPolicy } from '../http/origin.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
 import { PROTOCOL_EXT, SUPPORTED_PROTOCOLS } from '../protocol/messages.js'
+import { DEFLATE_OPTIONS, deflateWindowBits, usableOffers } from './ws-deflate.js'
 
 export interface WebSocketOptions {
   path: string
   maxMessageSize: number
   ignoreEncodingErrors: boolean
+  /** Negotiate permessage-deflate (`--ws-compression`); see ws-deflate.ts. */
+  compression: boolean
   /** TCP keepalive idle time before the first probe, ms (0 = off). */
   kaTimeMs: number
   origins: OriginPolicy
@@ -39,13 +44,15 @@ const WS_ERRORS: Record<string, [ErrorCode, Disconnect]> = {
   WS_ERR_INVALID_UTF8: ['HERALD_ERR_INVALID_UTF8', Disconnects.invalidUtf8],
 }
 
-const infoFor = (transport: TransportName, httpVersion: '1.1' | '2', extended: boolean): WireInfo =>
-  Object.freeze({ transport, httpVersion, bidirectional: true, framing: wsFraming, extended, restorable: true })
-const INFO = {
-  'ws:1.1:base': infoFor('ws', '1.1', false),
-  'ws:1.1:ext': infoFor('ws', '1.1', true),
-  'ws-h2:2:base': infoFor('ws-h2', '2', false),
-  'ws-h2:2:ext': infoFor('ws-h2', '2', true),
+const infoFor = (transport: TransportName, httpVersion: '1.1' | '2', extended: boolean, framing: Framing): WireInfo =>
+  Object.freeze({ transport, httpVersion, bidirectional: true, framing, extended, restorable: true })
+/** Shared, frozen wire facts by transport, protocol and framing: nothing per connection. */
+const INFO = new Map<string, WireInfo>()
+function infoOf(transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', extended: boolean, deflateBits: number | undefined): WireInfo {
+  const key = `${transport}:${extended ? 'ext' : 'base'}:${deflateBits ?? 0}`
+  let info = INFO.get(key)
+  if (!info) INFO.set(key, (info = infoFor(transport, httpVersion, extended, deflateBits === undefined ? wsFraming : wsDeflateFraming(deflateBits))))
+  return info
 }
 
 /** One WebSocket as a Wire: frames prepared by the hub are written raw to the socket. */
@@ -167,12 +174,19 @@ export class WebSocketTransport {
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
-      perMessageDeflate: false,
+      // ws negotiates (and inflates client messages under maxPayload: 1009 over it); Herald writes
+      // its own frames, compressed once per broadcast (framing/ws-deflate.ts).
+      perMessageDeflate: options.compression ? { ...DEFLATE_OPTIONS } : false,
       maxPayload: options.maxMessageSize,
       skipUTF8Validation: options.ignoreEncodingErrors,
       // Echo the first supported subprotocol; browsers fail the handshake without the echo.
       handleProtocols: (offered) => SUPPORTED_PROTOCOLS.find((p) => offered.has(p)) ?? false,
     })
+  }
+
+  /** Is permessage-deflate negotiated (`--ws-compression`)? */
+  get compression(): boolean {
+    return this.options.compression
   }
 
   matches(url: URL): boolean {
@@ -201,6 +215,15 @@ export class WebSocketTransport {
       this.diagnostics.inputReject(refusal.code, `websocket upgrade refused: ${refusal.detail}`, { origin: req.headers.origin, remote: req.socket.remoteAddress })
       abortHandshake(socket, refusal.status, refusal.headers)
       return
+    }
+    const offered = req.headers['sec-websocket-extensions']
+    if (this.options.compression && offered !== undefined) {
+      const usable = usableOffers(offered)
+      // Offers Herald cannot honour are left out; a malformed header still reaches ws (its 400).
+      if (usable !== null) {
+        if (usable === undefined) delete req.headers['sec-websocket-extensions']
+        else req.headers['sec-websocket-extensions'] = usable
+      }
     }
     const request: WireRequest = { url, headers: req.headers, remoteAddress: req.socket.remoteAddress }
     this.authenticated(request, socket, (denied) => {
@@ -234,7 +257,7 @@ export class WebSocketTransport {
    */
   attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: WireRequest, denied?: string): Connection {
     const extended = ws.protocol === PROTOCOL_EXT
-    const info = INFO[`${transport}:${httpVersion}:${extended ? 'ext' : 'base'}` as keyof typeof INFO]
+    const info = infoOf(transport, httpVersion, extended, deflateWindowBits(ws))
     if (this.options.kaTimeMs > 0 && typeof (socket as Socket).setKeepAlive === 'function') {
       (socket as Socket).setKeepAlive(true, this.options.kaTimeMs)
     }
