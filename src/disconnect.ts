@@ -35,8 +35,14 @@ export const Disconnects = Object.freeze({
   /** A WebSocket frame that breaks RFC 6455 (unmasked, bad opcode, bad close code…). */
   protocolError: d('protocol_error', false, 1002),
   messageTooBig: d('message_too_big', false, 1009),
+  /** A message of more fragments than ws allows (16,384), or too many buffered parts. */
+  tooManyFragments: d('too_many_fragments', false, 1008),
+  /** More pings than ws will queue pongs for (60) from a peer that reads none: dropped without a close frame. */
+  pingFlood: d('ping_flood', false, 1008),
   invalidUtf8: d('invalid_utf8', false, 1007),
   binaryFrame: d('unsupported_data', false, 1003),
+  /** More commands a second than --rate-commands-per-connection: come back, slower. */
+  rateLimited: d('rate_limited', true, 1008),
   /** Long polling: the session was not polled within the keepalive timeout. */
   sessionExpired: d('session_expired', false, 1000, 401),
   remote: d('remote', false, 1000),

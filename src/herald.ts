@@ -7,6 +7,7 @@ import { loadConfig, type LoadSources } from './config/load.js'
 import type { HeraldConfig } from './config/schema.js'
 import { Core } from './core/core.js'
 import type { TransportName } from './core/wire.js'
+import { RateLimiter } from './auth/rate-limit.js'
 import { Cors } from './http/cors.js'
 import { OriginPolicy } from './http/origin.js'
 import { Router } from './http/router.js'
@@ -107,9 +108,18 @@ export class Herald {
       maxSessions: config.maxSessions || defaultMaxSessions(),
       publicStreams: config.publicStreams,
       streamsSecret: this.streamsSecret,
-      jwtSecret: config.jwtSecret,
+      jwt: {
+        secret: config.jwtSecret,
+        // A PEM given inline, or the file that holds it.
+        publicKey: config.jwtPublicKey.includes('-----BEGIN') || !config.jwtPublicKey ? config.jwtPublicKey : readFileSync(config.jwtPublicKey, 'utf8'),
+        jwksUrl: config.jwtJwksUrl,
+        audience: config.jwtAudience,
+        issuer: config.jwtIssuer,
+        clockToleranceMs: config.jwtClockTolerance * 1000,
+      },
       maxSubscriptions: config.maxSubscriptions,
       commandLimits: { maxDepth: config.maxJsonDepth, maxIdentifierLength: config.maxIdentifierLength },
+      rates: { connectionsPerIp: config.rateConnectionsPerIp, commandsPerConnection: config.rateCommandsPerConnection },
     }, this.diagnostics)
     this.jobs = createJobManager(this.hub, config, this.diagnostics)
     this.core.addHooks(this.jobs)
@@ -289,8 +299,10 @@ export class Herald {
       })
     }
     addClientBundleRoute(r)
-    addPublishRoute(r, this.hub, cors, { broadcastKey: c.broadcastKey, maxBodyBytes: c.maxBodyBytes, maxJsonDepth: c.maxJsonDepth })
-    addJobRoutes(r, this.jobs, cors, { maxBodyBytes: c.maxBodyBytes, maxJsonDepth: c.maxJsonDepth, broadcastKey: c.broadcastKey, streamsSecret: this.streamsSecret })
+    // One budget per key or IP for both APIs.
+    const apiRate = c.rateApiRequests > 0 ? new RateLimiter<string>({ ratePerSec: c.rateApiRequests }) : undefined
+    addPublishRoute(r, this.hub, cors, { broadcastKey: c.broadcastKey, maxBodyBytes: c.maxBodyBytes, maxJsonDepth: c.maxJsonDepth, apiRate })
+    addJobRoutes(r, this.jobs, cors, { maxBodyBytes: c.maxBodyBytes, maxJsonDepth: c.maxJsonDepth, broadcastKey: c.broadcastKey, streamsSecret: this.streamsSecret, apiRate })
   }
 }
 

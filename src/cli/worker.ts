@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url'
 import { HeraldConfigError, loadConfig } from '../config/load.js'
 import type { HeraldConfig } from '../config/schema.js'
 import { startWorker } from '../jobs/bullmq/worker.js'
-import { demoJob } from '../jobs/demo-job.js'
+import { demoJobType } from '../jobs/demo-job.js'
 import type { JobTypeDefinition } from '../jobs/job.js'
 
 /**
@@ -11,7 +11,7 @@ import type { JobTypeDefinition } from '../jobs/job.js'
  * handler, by name. Without the option, the built-in `demo` type only.
  */
 export async function loadHandlers(config: Readonly<HeraldConfig>): Promise<Record<string, JobTypeDefinition>> {
-  if (!config.jobsHandlers) return { demo: demoJob }
+  if (!config.jobsHandlers) return { demo: demoJobType(config.demoJobMaxDuration * 1000) }
   const mod = (await import(pathToFileURL(resolve(config.jobsHandlers)).href)) as Record<string, unknown>
   const source = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>
   const types: Record<string, JobTypeDefinition> = {}

@@ -49,6 +49,7 @@ export const listenerSchema = z.strictObject({
   h2IdleTimeout: z.number().min(0).optional(),
   h2PingInterval: z.number().min(0).optional(),
   h2PingTimeout: z.number().min(0).optional(),
+  h2MaxStreams: z.number().int().min(1).max(2 ** 31 - 1).optional(),
 }).superRefine(tlsPairCheck)
 
 export type ListenerConfig = z.infer<typeof listenerSchema>
@@ -106,7 +107,7 @@ export const configSchema = z.strictObject({
   allowedOrigins: z.string().default('*').describe('comma-separated allowed Origin hosts or URLs; * = any'),
 
   headersTimeout: seconds(15, 'longest a client may take to send its request headers (over it: 408)'),
-  requestTimeout: seconds(30, 'longest a client may take to send a whole request, body included (over it: 408); held responses are not cut'),
+  requestTimeout: seconds(30, 'longest a client may take to send a whole request, body included (over it: 408; HTTP/2: 408, or RST_STREAM once the answer has begun); held responses and immortal HTTP/2 streams are not cut'),
   keepAliveTimeout: seconds(5, 'close an idle HTTP/1.1 keep-alive connection after this long'),
 
   outboxBytes: bytes(1024 * 1024, 'per-client budget of queued outgoing bytes (over it: disconnect too_slow)'),
@@ -118,8 +119,23 @@ export const configSchema = z.strictObject({
   maxIdentifierLength: z.number().int().min(64).default(4096)
     .describe('longest channel identifier a command may carry, in characters (over it: invalid_command)'),
 
+  rateConnectionsPerIp: z.number().min(0).default(0)
+    .describe('new client sessions (WebSocket upgrades, SSE/NDJSON streams, long-poll sessions, job polls) a second per IP, bursts of twice that (over it: 429 with Retry-After); 0 = no limit'),
+  rateCommandsPerConnection: z.number().min(0).default(0)
+    .describe('commands a second one client may send, bursts of twice that (over it: disconnect rate_limited, reconnect allowed); 0 = no limit'),
+  rateApiRequests: z.number().min(0).default(0)
+    .describe('publish and jobs API requests a second per Authorization key, or per IP without one, bursts of twice that (over it: 429 with Retry-After); 0 = no limit'),
+
   jwtSecret: z.string().default('')
-    .describe('HMAC secret for connection tokens (?jid= or X-JID, HS256); empty = no connection auth'),
+    .describe('HMAC secret for connection tokens (HS256/384/512 in ?jid=, X-JID or a jid.<token> WebSocket subprotocol); with no --jwt-secret, --jwt-public-key or --jwt-jwks-url there is no connection auth'),
+  jwtPublicKey: z.string().default('')
+    .describe('PEM public key (a file, or the PEM text itself) verifying RS256/384/512, PS256 and ES256/384/512 connection tokens'),
+  jwtJwksUrl: z.string().default('')
+    .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be an http:// or https:// URL')
+    .describe('JWKS URL whose keys verify RS*/PS*/ES* connection tokens (cached; fetched again for an unknown kid)'),
+  jwtAudience: z.string().default('').describe('required aud claim of connection tokens; empty = not checked'),
+  jwtIssuer: z.string().default('').describe('required iss claim of connection tokens; empty = not checked'),
+  jwtClockTolerance: seconds(0, 'leeway for the exp and nbf claims of connection tokens'),
 
   sse: z.boolean().default(true).describe('serve Server-Sent Events at /events and /jobs/:id/events'),
   poll: z.boolean().default(true).describe('serve session long polling at --poll-path'),
@@ -144,6 +160,10 @@ export const configSchema = z.strictObject({
   jobsStalledInterval: seconds(30, 'herald worker: how often workers look for stalled jobs (those of dead workers)'),
   jobsHandlers: z.string().default('').describe('herald worker: a module whose exports are job type definitions ({ handler, parseInput }) by type name, or a default export of them'),
   jobsFollow: z.string().default('').describe('BullMQ queues (comma-separated) whose jobs Herald did not start are followed on streams job:<queue>.<id> (run it on one process: herald worker or one node)'),
+  maxRunningJobs: z.number().int().min(0).default(1000)
+    .describe('most live jobs on this node: handlers running here plus external jobs started here (over it: POST /jobs answers 503 with Retry-After); 0 = no limit'),
+  jobsReportTimeout: seconds(60, 'an external job with no progress or result report for this long fails with an error event; 0 = never'),
+  demoJobMaxDuration: seconds(600, "longest run of the built-in demo job (steps × delayMs); longer inputs are refused with 400"),
   demo: z.boolean().default(true).describe('serve the demo page at GET /'),
 
   tlsCert: z.string().default('').describe('PEM certificate file; with --tls-key the listener is HTTPS with ALPN h2 and http/1.1'),
@@ -155,6 +175,8 @@ export const configSchema = z.strictObject({
   h2IdleTimeout: seconds(180, 'close an HTTP/2 stream, or a whole HTTP/2 connection, with no frames for this long (keep it above the longest held poll); 0 = never'),
   h2PingInterval: seconds(20, 'HTTP/2 PING interval on connections exempt from the idle timeout; 0 = no pings'),
   h2PingTimeout: seconds(10, 'close an HTTP/2 connection whose PING is not answered within this time'),
+  h2MaxStreams: z.number().int().min(1).max(2 ** 31 - 1).default(128)
+    .describe('SETTINGS_MAX_CONCURRENT_STREAMS advertised on HTTP/2 connections (nginx: 128); streams over it are refused'),
   listeners: z.array(listenerSchema).default([])
     .describe('more listeners ("virtual hosts"), in the JSON file: [{"port":8443,"tls-cert":…,"tls-key":…,"h2-half-closed-long-poll":"1"}]'),
 }).superRefine((v, ctx) => {

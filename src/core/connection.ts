@@ -204,6 +204,10 @@ export class Connection implements WireSink, OutboxOwner {
   receive(text: string): void {
     if (this.done) return
     this.lastSeen = Date.now()
+    if (this.ctx.commandRate !== undefined && !this.ctx.commandRate.take(this, this.lastSeen)) {
+      this.ctx.diagnostics.inputReject('HERALD_ERR_RATE_LIMITED', `more than ${this.ctx.commandRate.ratePerSec} commands a second (--rate-commands-per-connection)`, { sid: this.sid, limit: 'commands' })
+      return this.disconnect(Disconnects.rateLimited)
+    }
     let command
     try {
       command = decodeCommand(text, this.ctx.commandLimits)

@@ -1,3 +1,4 @@
+import type { RateLimiter } from '../auth/rate-limit.js'
 import type { StreamAuthorizer } from '../auth/stream-authorizer.js'
 import type { Hub } from '../hub/hub.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
@@ -19,6 +20,8 @@ export interface ConnectionContext {
   /** Most subscriptions one connection may hold. */
   readonly maxSubscriptions: number
   readonly commandLimits: CommandLimits
+  /** Commands per connection a second (--rate-commands-per-connection); undefined = no limit. */
+  readonly commandRate: RateLimiter<object> | undefined
   /** The stream's current state for a subscriber (StreamHooks.snapshot of every hook). */
   snapshot(stream: string, after?: StreamMessage): Promise<string | undefined> | string | undefined
   /** A connection ended: forget it, and keep its state for restore when `state` is given. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { verifyJwt } from '../auth/jwt.js'
+import { JwtVerifier, type JwtOptions } from '../auth/jwt.js'
+import { RateLimiter } from '../auth/rate-limit.js'
 import { StreamAuthorizer } from '../auth/stream-authorizer.js'
 import { Disconnects } from '../disconnect.js'
 import { HeraldError } from '../errors.js'
@@ -24,12 +25,14 @@ export interface CoreOptions extends ClientsOptions {
   sessionsMaxBytes: number
   publicStreams: boolean
   streamsSecret: string
-  /** HS256/384/512 secret for connection tokens (`?jid=` / `X-JID`); empty = every client is accepted. */
-  jwtSecret: string
+  /** Connection tokens (`?jid=`, `X-JID`, a `jid.<token>` WebSocket subprotocol); no secret or key = every client is accepted. */
+  jwt: Readonly<JwtOptions>
   /** Most subscriptions one connection may hold. */
   maxSubscriptions: number
   /** Limits on every command a client sends. */
   commandLimits: CommandLimits
+  /** New sessions a second per IP, and commands a second per connection; 0 = no limit. */
+  rates?: { connectionsPerIp: number; commandsPerConnection: number }
 }
 
 /**
@@ -46,7 +49,11 @@ export class Core implements ConnectionContext {
   readonly nodeId = randomBytes(9).toString('base64url')
   readonly maxSubscriptions: number
   readonly commandLimits: CommandLimits
+  readonly commandRate: RateLimiter<object> | undefined
+  /** New sessions a second per IP (--rate-connections-per-ip). */
+  readonly connectionRate: RateLimiter<string>
   private readonly hooks: StreamHooks[] = []
+  private readonly verifier: JwtVerifier | undefined
   /** Sessions are kept while they live (a network broker: other nodes restore them). */
   private readonly liveSessions: boolean
   private readonly unsaved = new Set<Connection>()
@@ -66,6 +73,31 @@ export class Core implements ConnectionContext {
     this.liveSessions = store !== undefined && hub.broker.kind !== 'memory'
     this.clients = new Clients(options, diagnostics)
     this.authorizer = new StreamAuthorizer(options)
+    const verifier = new JwtVerifier(options.jwt)
+    this.verifier = verifier.enabled ? verifier : undefined
+    const commandRate = new RateLimiter<object>({ ratePerSec: options.rates?.commandsPerConnection ?? 0 }, true)
+    this.commandRate = commandRate.enabled ? commandRate : undefined
+    this.connectionRate = new RateLimiter<string>({ ratePerSec: options.rates?.connectionsPerIp ?? 0 })
+  }
+
+  /**
+   * Takes a token for a new session from `remote`: undefined when allowed, else the seconds to
+   * wait (for Retry-After). The caller refuses with 429 and logs it.
+   */
+  overConnectionRate(remote: string | undefined): number | undefined {
+    if (!this.connectionRate.enabled || this.connectionRate.take(remote ?? '')) return undefined
+    return this.connectionRate.retryAfterSec(remote ?? '')
+  }
+
+  /** The 429 for a session over --rate-connections-per-ip. */
+  private rateRefusal(wait: number): HeraldError {
+    return new HeraldError('HERALD_ERR_RATE_LIMITED', `more than ${this.connectionRate.ratePerSec} new sessions a second from this address (--rate-connections-per-ip)`, { retryAfterSec: wait })
+  }
+
+  /** Throws the 429 when `request` comes over --rate-connections-per-ip. */
+  checkConnectionRate(request: WireRequest): void {
+    const wait = this.overConnectionRate(request.remoteAddress)
+    if (wait !== undefined) throw this.rateRefusal(wait)
   }
 
   addHooks(hooks: StreamHooks): void {
@@ -86,24 +118,27 @@ export class Core implements ConnectionContext {
   }
 
   /**
-   * Connection-level authentication, the same for every transport: with `jwtSecret` set, a valid
-   * token in the `X-JID` header or the `jid` query parameter. Returns why it failed, or undefined.
+   * Connection-level authentication, the same for every transport: with a JWT secret, public key
+   * or JWKS URL configured, a valid token in the `X-JID` header, the `jid` query parameter or a
+   * `jid.<token>` entry of `Sec-WebSocket-Protocol`. Resolves to why it failed, or undefined;
+   * synchronous (no promise) when there is nothing to verify. Never rejects.
    */
-  authenticate(request: WireRequest): string | undefined {
-    const secret = this.options.jwtSecret
-    if (!secret) return undefined
-    const header = request.headers['x-jid']
-    const token = (Array.isArray(header) ? header[0] : header) || request.url.searchParams.get('jid')
-    if (!token) return 'no token (X-JID header or jid parameter)'
-    return verifyJwt(token, secret).ok ? undefined : 'invalid or expired token'
+  authenticate(request: WireRequest): string | undefined | Promise<string | undefined> {
+    const verifier = this.verifier
+    if (!verifier) return undefined
+    const token = tokenOf(request)
+    if (!token) return 'no token (X-JID header, jid parameter or jid.<token> subprotocol)'
+    return verifier.verify(token).then((v) => (v.ok ? undefined : v.why))
   }
 
   /**
    * The admission check every HTTP transport makes before it holds a request: the connection
-   * token (401), then the session limit (503). Throws the HeraldError to answer with.
+   * token (401), then the session limit (503). Rejects with the HeraldError to answer with.
    */
-  admit(request: WireRequest): void {
-    const denied = this.authenticate(request)
+  async admit(request: WireRequest): Promise<void> {
+    this.checkConnectionRate(request)
+    const verdict = this.authenticate(request)
+    const denied = verdict instanceof Promise ? await verdict : verdict
     if (denied !== undefined) throw new HeraldError('HERALD_ERR_UNAUTHORIZED', denied)
     if (!this.clients.canAccept()) throw new HeraldError('HERALD_ERR_TOO_MANY_SESSIONS')
   }
@@ -128,13 +163,13 @@ export class Core implements ConnectionContext {
   /**
    * Wraps a transport's wire in a connection and sends `welcome`, or restores the session the
    * request names (`X-AnyCable-Restore-SID` header, else `?sid=`) when its wire can restore.
-   * `admitted`: the transport already ran `admit` (an HTTP transport verifies a token once).
+   * The transport has run `authenticate` (or `admit`) once, before: `denied` is its verdict, and
+   * a denied client hears `disconnect` `unauthorized` (a WebSocket, as in AnyCable).
    */
-  accept(wire: Wire, request: WireRequest, admitted = false): Connection {
+  accept(wire: Wire, request: WireRequest, denied?: string): Connection {
     const conn = new Connection(this, wire, request)
     this.clients.add(conn)
     this.diagnostics.connectionOpen(conn.sid, wire.info.transport, request.remoteAddress)
-    const denied = admitted ? undefined : this.authenticate(request)
     if (denied !== undefined) {
       // HTTP transports check first and answer 401; a WebSocket hears it as a disconnect.
       this.diagnostics.inputReject('HERALD_ERR_UNAUTHORIZED', denied, { sid: conn.sid, transport: wire.info.transport })
@@ -206,6 +241,23 @@ export class Core implements ConnectionContext {
     clearInterval(this.refreshTimer)
     this.clients.shutdown()
   }
+}
+
+/** The subprotocol entry that carries a token, for browsers that cannot set headers on a WebSocket. */
+export const TOKEN_SUBPROTOCOL_PREFIX = 'jid.'
+
+/** The connection token: `X-JID`, else `?jid=`, else a `jid.<token>` entry of `Sec-WebSocket-Protocol`. */
+function tokenOf(request: WireRequest): string | undefined {
+  const header = request.headers['x-jid']
+  const token = (Array.isArray(header) ? header[0] : header) || request.url.searchParams.get('jid')
+  if (token) return token
+  const protocols = request.headers['sec-websocket-protocol']
+  if (!protocols) return undefined
+  for (const entry of String(protocols).split(',')) {
+    const p = entry.trim()
+    if (p.startsWith(TOKEN_SUBPROTOCOL_PREFIX) && p.length > TOKEN_SUBPROTOCOL_PREFIX.length) return p.slice(TOKEN_SUBPROTOCOL_PREFIX.length)
+  }
+  return undefined
 }
 
 /** The sid a reconnecting client asks to restore; only extended-protocol wires that can restore look. */

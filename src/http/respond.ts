@@ -27,5 +27,6 @@ export function sendError(res: HttpResponse, err: unknown, extra: Record<string,
     res.end()
     return
   }
-  sendJson(res, e.status, { error: { code: e.code, message: e.message, ...extra } })
+  const headers: Record<string, string> = e.retryAfterSec === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterSec))) }
+  sendJson(res, e.status, { error: { code: e.code, message: e.message, ...extra } }, headers)
 }

@@ -41,7 +41,14 @@ export interface JobManagerOptions {
   notifyCancel?: (id: string) => Promise<void>
   /** How long a cancel waits for the node or worker running the job to end it, ms (then ends it itself). */
   cancelWaitMs?: number
+  /** Most live jobs (run in this process, or `external` ones started here) at once (--max-running-jobs); 0 = no limit. */
+  maxRunningJobs?: number
+  /** An `external` job without a progress or result report for this long fails (--jobs-report-timeout), ms; 0 = never. */
+  reportTimeoutMs?: number
 }
+
+/** What a refused start tells the client to wait, seconds. */
+const JOBS_RETRY_AFTER_SEC = 5
 
 /**
  * Jobs: types, jobs started over HTTP, their records and their events on stream `job:<id>`
@@ -58,6 +65,10 @@ export class JobManager implements StreamHooks {
   private readonly sweepTimer: NodeJS.Timeout
   /** What startServices() starts and close() stops with the jobs (queue followers). */
   private readonly services: JobService[] = []
+  /** `external` jobs started here and not seen ending: each with its report-timeout check (or none with no timeout). */
+  private readonly external = new Map<string, NodeJS.Timeout | undefined>()
+  /** Starts between the limit check and the job being counted (the record is being stored). */
+  private starting = 0
   readonly nodeId: string
 
   constructor(
@@ -92,6 +103,29 @@ export class JobManager implements StreamHooks {
     }
     const parsed = def?.parseInput ? parseInput(def, input) : input
     const runner: JobRunner = queue ? 'queue' : def?.handler ? 'process' : 'external'
+    if (runner !== 'queue') this.checkLimit()
+    this.starting++
+    try {
+      return await this.create(type, def, runner, parsed)
+    } finally {
+      this.starting--
+    }
+  }
+
+  /** Jobs live on this node: handlers running here, `external` jobs started here, starts under way. */
+  get liveCount(): number {
+    return this.runningCount + this.external.size + this.starting
+  }
+
+  private checkLimit(): void {
+    const max = this.options.maxRunningJobs ?? 0
+    if (max > 0 && this.liveCount >= max) {
+      throw new HeraldError('HERALD_ERR_TOO_MANY_JOBS', `${this.liveCount} jobs are live on this node (--max-running-jobs ${max}); try again later`, { retryAfterSec: JOBS_RETRY_AFTER_SEC })
+    }
+  }
+
+  private async create(type: string, def: JobTypeDefinition | undefined, runner: JobRunner, parsed: unknown): Promise<JobSnapshot> {
+    const queue = runner === 'queue' ? this.options.queue : undefined
     const id = randomBytes(12).toString('base64url')
     const at = new Date().toISOString()
     const record: JobRecord = {
@@ -110,8 +144,52 @@ export class JobManager implements StreamHooks {
       const execution = new JobExecution(record, this.ledger, this.options)
       this.running.set(id, execution)
       setImmediate(() => void this.run(execution, def.handler!, parsed))
-    }
+    } else this.watchReports(id, this.options.reportTimeoutMs ?? 0)
     return { ...record.snapshot }
+  }
+
+  /** Checks an `external` job for reports `delayMs` from now (0 = only counts it, no timeout). */
+  private watchReports(id: string, delayMs: number): void {
+    const timeoutMs = this.options.reportTimeoutMs ?? 0
+    if (timeoutMs <= 0) {
+      this.external.set(id, undefined)
+      return
+    }
+    const timer = setTimeout(() => void this.checkReports(id, timeoutMs), delayMs)
+    timer.unref()
+    this.external.set(id, timer)
+  }
+
+  private unwatch(id: string): void {
+    clearTimeout(this.external.get(id))
+    this.external.delete(id)
+  }
+
+  /**
+   * An `external` job's report timeout: the stored record says when it last changed (a report may
+   * have reached any node). Quiet for the whole timeout, it fails with an error event its clients see.
+   */
+  private async checkReports(id: string, timeoutMs: number): Promise<void> {
+    try {
+      const record = await this.ledger.read(id)
+      if (!record || isFinalState(record.snapshot.state)) {
+        this.unwatch(id)
+        if (record) this.track(id, record.snapshot.state)
+        return
+      }
+      const quietMs = Date.now() - Date.parse(record.snapshot.updatedAt)
+      if (quietMs < timeoutMs) return this.watchReports(id, timeoutMs - quietMs)
+      this.unwatch(id)
+      const error = `no progress or result reported for ${timeoutMs / 1000} s (--jobs-report-timeout)`
+      if (await new JobExecution(record, this.ledger, this.options).finish('failed', { error })) {
+        this.track(id, 'failed')
+        this.options.diagnostics.inputReject('HERALD_ERR_JOB_REPORT_TIMEOUT', error, { job: id, type: record.snapshot.type })
+      }
+    } catch (err) {
+      // The store is away: look again after another timeout rather than fail a job that may be fine.
+      this.options.diagnostics.brokerError('check a job for reports', err)
+      if (this.external.has(id)) this.watchReports(id, timeoutMs)
+    }
   }
 
   /** The job's snapshot: this process's own for a job it runs, else the stored record. */
@@ -152,6 +230,7 @@ export class JobManager implements StreamHooks {
       return now.snapshot
     }
     this.track(id, 'cancelled')
+    this.unwatch(id)
     return { ...record.snapshot }
   }
 
@@ -172,6 +251,7 @@ export class JobManager implements StreamHooks {
         : await execution.finish('failed', { error: report.error ?? 'failed', message: report.message })
       if (!ended) throw finished((await this.require(id)).snapshot)
       this.track(id, report.state)
+      this.unwatch(id)
     } else {
       await execution.progress(report.progress ?? execution.snapshot.progress, report.message, report.data)
       this.track(id, execution.snapshot.state)
@@ -212,6 +292,8 @@ export class JobManager implements StreamHooks {
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer)
+    for (const timer of this.external.values()) clearTimeout(timer)
+    this.external.clear()
     await this.cancelAll()
     await Promise.all([this.options.queue?.close(), ...this.services.map((s) => s.close())])
   }

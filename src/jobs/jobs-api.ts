@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { checkBroadcastKey } from '../auth/broadcast-key.js'
+import { checkApiRate, type RateLimiter } from '../auth/rate-limit.js'
 import { signStream } from '../auth/signed-stream.js'
 import { HeraldError } from '../errors.js'
 import { parseBody, readJson } from '../http/body.js'
@@ -28,6 +29,8 @@ export interface JobsApiOptions {
   maxJsonDepth: number
   broadcastKey: string
   streamsSecret: string
+  /** Requests a second per key or IP (--rate-api-requests). */
+  apiRate?: RateLimiter<string>
 }
 
 /**
@@ -40,11 +43,15 @@ export function addJobRoutes(router: Router, jobs: JobManager, cors: Cors, optio
     ...snapshot,
     signedStream: signStream(snapshot.stream, options.streamsSecret),
   })
+  const limited = (req: { headers: Record<string, string | string[] | undefined>; socket?: { remoteAddress?: string } | null }) => {
+    if (options.apiRate) checkApiRate(options.apiRate, req.headers, req.socket?.remoteAddress ?? undefined)
+  }
   const preflight = (path: string, methods: string) => router.add('OPTIONS', path, (req, res) => cors.preflight(req, res, methods))
 
   preflight('/jobs', 'GET, POST, OPTIONS')
   router.add('POST', '/jobs', async (req, res) => {
     cors.apply(req, res)
+    limited(req)
     const body = parseBody(startBody, await readJson(req, options.maxBodyBytes, options.maxJsonDepth))
     const job = await jobs.start(body.type, body.input)
     sendJson(res, 201, withStream(job), { location: `/jobs/${job.id}` })
@@ -58,6 +65,7 @@ export function addJobRoutes(router: Router, jobs: JobManager, cors: Cors, optio
   preflight('/jobs/:id', 'GET, OPTIONS')
   router.add('GET', '/jobs/:id', async (req, res, { id }) => {
     cors.apply(req, res)
+    limited(req)
     const job = await jobs.get(id)
     if (!job) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
     sendJson(res, 200, withStream(job))
@@ -66,12 +74,14 @@ export function addJobRoutes(router: Router, jobs: JobManager, cors: Cors, optio
   preflight('/jobs/:id/cancel', 'POST, OPTIONS')
   router.add('POST', '/jobs/:id/cancel', async (req, res, { id }) => {
     cors.apply(req, res)
+    limited(req)
     sendJson(res, 200, await jobs.cancel(id))
   })
 
   preflight('/jobs/:id/progress', 'POST, OPTIONS')
   router.add('POST', '/jobs/:id/progress', async (req, res, { id }) => {
     cors.apply(req, res)
+    limited(req)
     checkBroadcastKey(options.broadcastKey, req.headers, req.socket?.remoteAddress)
     if (!(await jobs.get(id))) throw new HeraldError('HERALD_ERR_NOT_FOUND', `job ${JSON.stringify(id)}`)
     const body = parseBody(reportBody, await readJson(req, options.maxBodyBytes, options.maxJsonDepth))

@@ -4,7 +4,7 @@ import type { Diagnostics } from '../observability/diagnostics.js'
 import { BullJobQueue } from './bullmq/job-queue.js'
 import { queueTarget, TYPES_NAMESPACE, TYPES_TTL_MS } from './bullmq/connection.js'
 import { QueueFollower } from './bullmq/follower.js'
-import { demoJob } from './demo-job.js'
+import { demoJobType } from './demo-job.js'
 import { JobLedger } from './job-ledger.js'
 import { JobManager } from './job-manager.js'
 import { CANCEL_TOPIC } from './job-queue.js'
@@ -32,10 +32,12 @@ export function createJobManager(hub: Hub, config: Readonly<HeraldConfig>, diagn
     maxJsonDepth: config.maxJsonDepth,
     queue,
     notifyCancel: (id) => broker.notify(CANCEL_TOPIC, id),
+    maxRunningJobs: config.maxRunningJobs,
+    reportTimeoutMs: config.jobsReportTimeout * 1000,
   })
   hub.onNotified(CANCEL_TOPIC, (id) => jobs.cancelled(id))
   hub.onResubscribed(() => jobs.refreshOpen())
-  jobs.define('demo', demoJob)
+  jobs.define('demo', demoJobType(config.demoJobMaxDuration * 1000))
   jobs.define('external', { description: 'driven by an outside worker via POST /jobs/:id/progress' })
   for (const name of config.jobsFollow.split(',').map((q) => q.trim()).filter(Boolean)) {
     const follower = new QueueFollower(queueTarget(config, name), ledger, { diagnostics, maxJsonDepth: config.maxJsonDepth })

@@ -45,7 +45,8 @@ export interface RequestFail { node: Diagnostics; where: string; err: unknown }
 export interface TransportError { node: Diagnostics; kind: string; err: unknown }
 export interface BrokerStateChange { node: Diagnostics; kind: string; state: string; detail?: string }
 export interface BrokerError { node: Diagnostics; op: string; err: unknown }
-export interface H2Timeout { node: Diagnostics; kind: 'stream' | 'session' | 'ping'; remote?: string }
+/** An HTTP/2 stream or connection closed for idleness, an unanswered PING, or a request body not received within --request-timeout. */
+export interface H2Timeout { node: Diagnostics; kind: 'stream' | 'session' | 'ping' | 'request'; remote?: string }
 /** A job's transition: `queued`, `running` (an attempt began), `retrying` (an attempt failed, another follows), or a final state. */
 export interface JobStateChange { node: Diagnostics; id: string; type: string; state: string; durationMs?: number; error?: string; attempt?: number }
 /** Every HTTP request (an upgrade and an extended CONNECT included), as it arrives: for access logs and tests. */

@@ -79,7 +79,10 @@ export function logEvents(node: Diagnostics, log: HeraldLogger): () => void {
     transportError: (e: TransportError) => log.debug({ err: (e.err as Error)?.message ?? e.err, kind: e.kind, code: (e.err as NodeJS.ErrnoException)?.code }, `${e.kind} error`),
     brokerState: (e: BrokerStateChange) => log[e.state === 'down' ? 'err' : 'notice']({ broker: e.kind, state: e.state, detail: e.detail }, `broker ${e.state}`),
     brokerError: (e: BrokerError) => log.err({ err: e.err, op: e.op }, 'broker operation failed'),
-    h2Timeout: (e: H2Timeout) => { if (e.kind === 'ping') log.info({ remote: e.remote }, 'http2 ping unanswered: closing the connection') },
+    h2Timeout: (e: H2Timeout) => {
+      if (e.kind === 'ping') log.info({ remote: e.remote }, 'http2 ping unanswered: closing the connection')
+      else if (e.kind === 'request') log.warn({ remote: e.remote, code: 'HERALD_ERR_REQUEST_TIMEOUT' }, 'http2 request body not received within --request-timeout: 408 or RST_STREAM')
+    },
     jobState: (e: JobStateChange) => {
       const fields = { job: e.id, type: e.type, state: e.state, attempt: e.attempt, durationMs: e.durationMs, error: e.error }
       if (e.state === 'queued') log.debug(fields, 'job queued')

@@ -20,6 +20,14 @@ export interface MetricsSource {
 
 const FINAL_JOB_STATES = new Set(['succeeded', 'failed', 'cancelled'])
 
+/** Which rate limit a refusal names (each refusal's message names its option). */
+const RATE_LIMIT_OPTION = /--rate-(connections-per-ip|commands-per-connection|api-requests)/
+const RATE_LIMITS: Record<string, string> = { 'connections-per-ip': 'connections', 'commands-per-connection': 'commands', 'api-requests': 'api' }
+function rateLimitOf(e: InputReject): string {
+  if (typeof e.context.limit === 'string') return e.context.limit
+  return RATE_LIMITS[RATE_LIMIT_OPTION.exec(e.detail)?.[1] ?? ''] ?? 'other'
+}
+
 /**
  * Herald's Prometheus metrics (GET /metrics). Events arrive on the diagnostics channels; counts
  * that change on the hot path (deliveries, publications) are read from their owners when
@@ -39,7 +47,8 @@ export class Metrics {
   })
   /** AnyCable's long-polling metric, under its name. */
   private readonly longPollStale = this.counter('long_poll_stale_requests_total', 'Polls for sessions that were already closed')
-  private readonly h2Timeouts = this.counter('herald_h2_timeouts_total', 'HTTP/2 streams and connections closed for idleness, or for an unanswered PING', ['kind'])
+  private readonly rateLimited = this.counter('herald_rate_limited_total', 'Refusals by a rate limit: connections (new sessions per IP), commands (per connection), api (publish and jobs API per key or IP)', ['limit'])
+  private readonly h2Timeouts = this.counter('herald_h2_timeouts_total', 'HTTP/2 streams and connections closed for idleness, an unanswered PING, or a request not received within --request-timeout (kind=request)', ['kind'])
   private readonly unobserve: () => void
 
   constructor(diagnostics: Diagnostics, source: MetricsSource, options: { defaults?: boolean } = {}) {
@@ -88,6 +97,7 @@ export class Metrics {
       inputReject: (e: InputReject) => {
         this.errors.inc({ code: e.code })
         if (e.code === 'HERALD_ERR_SESSION_EXPIRED') this.longPollStale.inc()
+        else if (e.code === 'HERALD_ERR_RATE_LIMITED') this.rateLimited.inc({ limit: rateLimitOf(e) })
       },
       subscriptionReject: () => this.errors.inc({ code: 'HERALD_ERR_SUBSCRIPTION_REJECTED' }),
       historyReject: () => this.historyRejected.inc(),

@@ -8,6 +8,7 @@ import type { Diagnostics } from '../observability/diagnostics.js'
 import { refuseHttp1Connect, serveConnectStreams } from '../transport/websocket-h2.js'
 import { addHttp1Handlers, createHttp1Server, handleRequest, listen, type RequestHandlerDeps } from './http-server.js'
 import { setSessionState, sessionState, type H2SessionState } from '../http/immortal.js'
+import { limitRequestTime } from './h2-request-timeout.js'
 
 /** One listening address with its own TLS files and HTTP/2 options ("virtual host"). */
 export interface ListenerSpec {
@@ -24,6 +25,8 @@ export interface ListenerSpec {
   h2IdleTimeout: number
   h2PingInterval: number
   h2PingTimeout: number
+  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised to HTTP/2 clients. */
+  h2MaxStreams: number
 }
 
 /** The main listener from the top-level options, then each entry of `listeners`. */
@@ -31,7 +34,7 @@ export function listenerSpecs(c: Readonly<HeraldConfig>): ListenerSpec[] {
   const main: ListenerSpec = {
     name: 'main', host: c.host, port: c.port, tlsCert: c.tlsCert, tlsKey: c.tlsKey, tlsCiphers: c.tlsCiphers,
     h2HalfClosedLongPoll: c.h2HalfClosedLongPoll, h2IdleTimeout: c.h2IdleTimeout,
-    h2PingInterval: c.h2PingInterval, h2PingTimeout: c.h2PingTimeout,
+    h2PingInterval: c.h2PingInterval, h2PingTimeout: c.h2PingTimeout, h2MaxStreams: c.h2MaxStreams,
   }
   const more = c.listeners.map((l, i): ListenerSpec => ({
     name: l.name ?? `listeners.${i}`, host: l.host ?? c.host, port: l.port,
@@ -39,6 +42,7 @@ export function listenerSpecs(c: Readonly<HeraldConfig>): ListenerSpec[] {
     h2IdleTimeout: l.h2IdleTimeout ?? c.h2IdleTimeout,
     h2PingInterval: l.h2PingInterval ?? c.h2PingInterval,
     h2PingTimeout: l.h2PingTimeout ?? c.h2PingTimeout,
+    h2MaxStreams: l.h2MaxStreams ?? c.h2MaxStreams,
   }))
   return [main, ...more]
 }
@@ -147,7 +151,8 @@ export class Listener {
     const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) =>
       void handleRequest(deps, req, res)
     this.timing = { idleMs: spec.h2IdleTimeout * 1000, pingIntervalMs: spec.h2PingInterval * 1000, pingTimeoutMs: spec.h2PingTimeout * 1000 }
-    const settings = { enableConnectProtocol: true }
+    // nghttp2 refuses (RST_STREAM REFUSED_STREAM) a stream over the limit; Node's client queues them.
+    const settings = { enableConnectProtocol: true, maxConcurrentStreams: spec.h2MaxStreams }
     this.secure = Boolean(spec.tlsCert)
     if (this.secure) {
       const secure = http2.createSecureServer({
@@ -191,10 +196,13 @@ export class Listener {
     // CONNECT streams are answered at once: a WebSocket is immortal from its 200 on, a refusal
     // ends; a timer set and cleared again would stay on the stream (bench idle ws-h2: heap).
     this.h2.prependListener('stream', (stream: ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-      if (this.idleMs > 0 && headers[':method'] !== 'CONNECT') {
+      if (headers[':method'] === 'CONNECT') return
+      if (this.idleMs > 0) {
         stream.setTimeout(this.idleMs)
         stream.on('timeout', onStreamIdle)
       }
+      // --request-timeout for a request body (a CONNECT's stream is a WebSocket, exempt anyway).
+      limitRequestTime(stream, deps.timeouts.requestTimeout, deps.diagnostics)
     })
   }
 

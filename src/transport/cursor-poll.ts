@@ -144,7 +144,7 @@ export class CursorPolls {
 
   async poll(req: HttpRequest, res: HttpResponse, url: URL, request: CursorRequest, answers: CursorAnswers): Promise<void> {
     this.cors.apply(req, res)
-    this.core.admit(wireRequest(req, url))
+    await this.core.admit(wireRequest(req, url))
     const poll = new HeldCursorPoll(this, res, answers, request.stream, { offset: request.after, epoch: request.epoch ?? '' })
     this.holding.add(poll)
     this.core.clients.heldRequests++

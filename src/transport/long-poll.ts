@@ -164,7 +164,9 @@ export class LongPollTransport implements LongPollOwner {
   /** The first request: authenticate, open a session, run its commands, hold it as the first poll. */
   private async connect(req: HttpRequest, res: HttpResponse, url: URL): Promise<void> {
     const request = wireRequest(req, url)
-    const denied = this.core.authenticate(request)
+    this.core.checkConnectionRate(request)
+    const verdict = this.core.authenticate(request)
+    const denied = verdict instanceof Promise ? await verdict : verdict
     if (denied !== undefined) {
       req.resume()
       this.core.diagnostics.inputReject('HERALD_ERR_UNAUTHORIZED', denied, { transport: 'long-poll' })
@@ -177,7 +179,7 @@ export class LongPollTransport implements LongPollOwner {
     const id = randomBytes(18).toString('base64url')
     const wire = new LongPollWire(infoFor('long-poll', req, jsonlFraming, true), id, this)
     this.sessions.set(id, wire)
-    wire.conn = this.core.accept(wire, request, true)
+    wire.conn = this.core.accept(wire, request)
     makeImmortal(req)
     this.run(wire, lines, res, true, undefined)
   }

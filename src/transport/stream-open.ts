@@ -49,11 +49,11 @@ export async function openStream(deps: StreamDeps, req: HttpRequest, res: HttpRe
   const { core } = deps
   deps.cors.apply(req, res)
   const request = wireRequest(req, url)
-  core.admit(request)
+  await core.admit(request)
   // HTTP/1.1 answers are chunked: frames are encoded as chunks once per broadcast and written straight to the socket.
   const framing = req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 ? chunkedFraming(open.framing) : open.framing
   const wire = new StreamWire(infoFor(open.transport, req, framing), res)
-  const conn = core.accept(wire, request, true)
+  const conn = core.accept(wire, request)
   wire.bind(conn)
   for (const { identifier, history, endsWith } of open.subscriptions) {
     const outcome = await conn.subscribe(identifier, history, { endsWith })

@@ -6,6 +6,7 @@ import { WebSocket, subprotocol, type WebSocketServer } from 'ws'
 import { HeraldError, type ErrorCode } from '../errors.js'
 import { abortHandshake } from '../http/handshake.js'
 import { makeStreamImmortal } from '../http/immortal.js'
+import type { WireRequest } from '../core/wire.js'
 import type { WebSocketTransport } from './websocket.js'
 import { negotiate, type Negotiated } from './ws-deflate.js'
 
@@ -129,8 +130,9 @@ export function handleConnectStream(deps: ConnectDeps, stream: ServerHttp2Stream
   }
   const key = h['sec-websocket-key']
   if (key !== undefined && (typeof key !== 'string' || !KEY.test(key))) return refuse(deps, stream, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-key')
-  const refusal = deps.ws.check(h.origin)
-  if (refusal) return refuse(deps, stream, refusal.code, 'websocket refused')
+  const remoteAddress = stream.session?.socket?.remoteAddress
+  const refusal = deps.ws.check(h.origin, remoteAddress)
+  if (refusal) return refuse(deps, stream, refusal.code, refusal.detail, refusal.headers)
 
   let offered = new Set<string>()
   const header = h['sec-websocket-protocol']
@@ -153,16 +155,27 @@ export function handleConnectStream(deps: ConnectDeps, stream: ServerHttp2Stream
     deflate = n
   }
 
-  if (stream.destroyed || !stream.writable) return
+  const request: WireRequest = { url, headers: h, remoteAddress }
+  deps.ws.authenticated(request, stream, (denied) => {
+    if (stream.destroyed || !stream.writable) return
+    openWebSocket(deps, stream, chosen || undefined, typeof key === 'string' ? key : undefined, deflate, request, denied)
+  })
+}
+
+/** Answers the CONNECT with 200 and runs a ws WebSocket on the stream. */
+function openWebSocket(
+  deps: ConnectDeps, stream: ServerHttp2Stream, chosen: string | undefined, key: string | undefined,
+  deflate: Negotiated | undefined, request: WireRequest, denied: string | undefined,
+): void {
   const headers: Record<string, string> = {}
   if (chosen) headers['sec-websocket-protocol'] = chosen
   if (deflate) headers['sec-websocket-extensions'] = deflate.header
-  if (typeof key === 'string') headers['sec-websocket-accept'] = acceptKey(key)
+  if (key !== undefined) headers['sec-websocket-accept'] = acceptKey(key)
   // RFC 8441 §5: a 2xx answers the CONNECT and the stream carries WebSocket frames from here on.
   stream.respond({ ':status': 200, ...headers })
-  const ws = serverWebSocket(deps.ws.wss, stream, chosen || undefined, deflate?.extensions)
+  const ws = serverWebSocket(deps.ws.wss, stream, chosen, deflate?.extensions)
   stream.once('finish', onWebSocketStreamFinish)
   // A WebSocket has its own pings; like an upgraded HTTP/1.1 socket it outlives the idle timeouts.
   makeStreamImmortal(stream)
-  deps.ws.attach(ws, stream, 'ws-h2', '2', { url, headers: h, remoteAddress: stream.session?.socket?.remoteAddress })
+  deps.ws.attach(ws, stream, 'ws-h2', '2', request, denied)
 }

@@ -31,9 +31,16 @@ const kConn = Symbol('herald.connection')
 const kTransport = Symbol('herald.ws-transport')
 type Tagged<T> = T & { [kConn]?: Connection; [kTransport]?: WebSocketTransport }
 
-/** ws error codes → Herald's error code and the disconnect the peer was sent. */
+/**
+ * ws error codes → Herald's error code and the disconnect the peer was sent (ws closes with the
+ * same code). Every other WS_ERR_* is a frame that breaks RFC 6455: 1002 `protocol_error`.
+ */
 const WS_ERRORS: Record<string, [ErrorCode, Disconnect]> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: ['HERALD_ERR_MESSAGE_TOO_BIG', Disconnects.messageTooBig],
+  // A length header over 2^53 - 1 (say 2^63): ws closes 1009, as for a message over maxPayload.
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: ['HERALD_ERR_MESSAGE_TOO_BIG', Disconnects.messageTooBig],
+  // More than maxFragments (16,384) fragments in one message, or too many buffered parts: 1008.
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: ['HERALD_ERR_TOO_MANY_FRAGMENTS', Disconnects.tooManyFragments],
   WS_ERR_INVALID_UTF8: ['HERALD_ERR_INVALID_UTF8', Disconnects.invalidUtf8],
 }
 
@@ -105,6 +112,23 @@ function onPong(this: Tagged<WebSocket>): void {
   this[kConn]?.heard()
 }
 
+/**
+ * A client's own ping is input too (ws answers it itself). ws terminates, without a close frame
+ * or an error event, a peer with more than `maxPendingAutoPongs` (60) pongs it has not read:
+ * the ping that did it still comes here, so the end is logged and counted as what it was.
+ */
+function onPing(this: Tagged<WebSocket>): void {
+  const conn = this[kConn]
+  // Pings of the same burst still arrive after the end: one reject per connection.
+  if (!conn?.isOpen) return
+  if (this.readyState === 2 && this._maxPendingAutoPongs > 0 && this._pendingAutoPongs >= this._maxPendingAutoPongs) {
+    this[kTransport]!.diagnostics.inputReject('HERALD_ERR_PING_FLOOD', `more than ${this._maxPendingAutoPongs} pings with their pongs unread`, { sid: conn.sid })
+    conn.closed(Disconnects.pingFlood)
+    return
+  }
+  conn.heard()
+}
+
 /** A one-off 'drain' listener for a refused write: rare, so a closure here costs nothing per message. */
 function drainedTo(conn: Connection | undefined): () => void {
   return () => conn?.drained()
@@ -173,18 +197,23 @@ export class WebSocketTransport {
    * The checks before an upgrade (HTTP/1.1 or RFC 8441): Origin (403), the session limit (503).
    * A connection token is checked after it, as AnyCable does: the client hears `disconnect`.
    */
-  check(origin: string | undefined): { status: 403 | 503; code: ErrorCode } | undefined {
-    if (!this.options.origins.allows(origin)) return { status: 403, code: 'HERALD_ERR_FORBIDDEN_ORIGIN' }
-    if (!this.core.canAccept()) return { status: 503, code: 'HERALD_ERR_TOO_MANY_SESSIONS' }
+  check(origin: string | undefined, remote: string | undefined): { status: 403 | 429 | 503; code: ErrorCode; detail: string; headers?: Record<string, string> } | undefined {
+    if (!this.options.origins.allows(origin)) return { status: 403, code: 'HERALD_ERR_FORBIDDEN_ORIGIN', detail: 'websocket refused' }
+    const wait = this.core.overConnectionRate(remote)
+    if (wait !== undefined) {
+      const detail = `more than ${this.core.connectionRate.ratePerSec} new sessions a second from this address (--rate-connections-per-ip)`
+      return { status: 429, code: 'HERALD_ERR_RATE_LIMITED', detail, headers: { 'retry-after': String(wait) } }
+    }
+    if (!this.core.canAccept()) return { status: 503, code: 'HERALD_ERR_TOO_MANY_SESSIONS', detail: 'websocket refused' }
     return undefined
   }
 
   /** HTTP/1.1 `upgrade` handler for requests at the WebSocket path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    const refusal = this.check(req.headers.origin)
+    const refusal = this.check(req.headers.origin, req.socket.remoteAddress)
     if (refusal) {
-      this.diagnostics.inputReject(refusal.code, 'websocket upgrade refused', { origin: req.headers.origin, remote: req.socket.remoteAddress })
-      abortHandshake(socket, refusal.status)
+      this.diagnostics.inputReject(refusal.code, `websocket upgrade refused: ${refusal.detail}`, { origin: req.headers.origin, remote: req.socket.remoteAddress })
+      abortHandshake(socket, refusal.status, refusal.headers)
       return
     }
     const offered = req.headers['sec-websocket-extensions']
@@ -196,27 +225,51 @@ export class WebSocketTransport {
         else req.headers['sec-websocket-extensions'] = usable
       }
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, 'ws', '1.1', {
-      url, headers: req.headers, remoteAddress: req.socket.remoteAddress,
-    }))
+    const request: WireRequest = { url, headers: req.headers, remoteAddress: req.socket.remoteAddress }
+    this.authenticated(request, socket, (denied) => {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, 'ws', '1.1', request, denied))
+    })
   }
 
-  /** Wires an open WebSocket (over HTTP/1.1 or an HTTP/2 stream) to a new connection. */
-  attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: WireRequest): Connection {
+  /**
+   * Verifies the connection token once, before the upgrade is answered (a JWKS key may be a
+   * round trip away), then calls `then` with the verdict unless the client left meanwhile.
+   * Without connection auth `then` runs at once.
+   */
+  authenticated(request: WireRequest, socket: Duplex, then: (denied: string | undefined) => void): void {
+    const verdict = this.core.authenticate(request)
+    if (!(verdict instanceof Promise)) return then(verdict)
+    // Frames sent before the answer wait in the socket, for the WebSocket to read once it exists.
+    socket.pause()
+    verdict.then((denied) => {
+      if (socket.destroyed) return
+      then(denied)
+      socket.resume()
+    }).catch((err: unknown) => {
+      this.diagnostics.requestFail('websocket upgrade', err)
+      socket.destroy()
+    })
+  }
+
+  /**
+   * Wires an open WebSocket (over HTTP/1.1 or an HTTP/2 stream) to a new connection; `denied`:
+   * why its token was refused (the client hears `disconnect` `unauthorized`).
+   */
+  attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: WireRequest, denied?: string): Connection {
     const extended = ws.protocol === PROTOCOL_EXT
     const info = infoOf(transport, httpVersion, extended, deflateWindowBits(ws))
     if (this.options.kaTimeMs > 0 && typeof (socket as Socket).setKeepAlive === 'function') {
       (socket as Socket).setKeepAlive(true, this.options.kaTimeMs)
     }
     const wire = new WebSocketWire(info, ws, socket)
-    const conn = this.core.accept(wire, request)
+    const conn = this.core.accept(wire, request, denied)
     wire.conn = conn
     const tagged = ws as Tagged<WebSocket>
     tagged[kConn] = conn
     tagged[kTransport] = this
     ws.on('message', onMessage)
     ws.on('pong', onPong)
-    ws.on('ping', onPong) // a client's own ping frames are input too (ws answers them itself)
+    ws.on('ping', onPing)
     ws.on('error', onError)
     ws.on('close', onClose)
     this.open.add(ws)

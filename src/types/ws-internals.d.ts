@@ -30,5 +30,8 @@ declare module 'ws' {
     _protocol: string
     /** Attaches an already-upgraded duplex (used for RFC 8441 streams). @private in ws. */
     setSocket(socket: Duplex, head: Buffer, options: Record<string, unknown>): void
+    /** Automatic pongs not yet written, and the most allowed (`maxPendingAutoPongs`); over it ws terminates. @private in ws. */
+    _pendingAutoPongs: number
+    _maxPendingAutoPongs: number
   }
 }

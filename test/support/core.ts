@@ -34,7 +34,7 @@ export function testCore(options: Partial<CoreOptions> = {}, hooks?: StreamHooks
   }, diagnostics)
   const core = new Core(hub, {
     outboxBytes: 1 << 20, sessionsTtlMs: 60_000, sessionsMaxEntries: 1000, sessionsMaxBytes: 1 << 20, pingIntervalMs: 0, inactivityTimeoutMs: 0, maxLifetimeMs: 0,
-    maxSessions: 100, publicStreams: true, streamsSecret: 'secret', jwtSecret: '', maxSubscriptions: 100,
+    maxSessions: 100, publicStreams: true, streamsSecret: 'secret', jwt: { secret: '', publicKey: '', jwksUrl: '', audience: '', issuer: '', clockToleranceMs: 0 }, maxSubscriptions: 100,
     commandLimits: { maxDepth: 64, maxIdentifierLength: 4096 }, ...options,
   }, diagnostics)
   if (hooks) core.addHooks(hooks)
