@@ -17,6 +17,7 @@ export const ERRORS = {
   HERALD_ERR_HISTORY_GONE: { status: 410, message: 'the position cannot be resumed from the kept history' },
   HERALD_ERR_SESSION_EXPIRED: { status: 401, message: 'long-poll session expired or unknown' },
   HERALD_ERR_BODY_TOO_LARGE: { status: 413, message: 'body exceeds the size limit' },
+  HERALD_ERR_REQUEST_ABORTED: { status: 400, message: 'the request ended before its body was complete' },
   HERALD_ERR_TOO_MANY_SESSIONS: { status: 503, message: 'session limit reached' },
   HERALD_ERR_BROKER_UNAVAILABLE: { status: 503, message: 'the broker cannot be reached' },
   HERALD_ERR_MESSAGE_TOO_BIG: { status: 413, closeCode: 1009, message: 'message exceeds the size limit' },

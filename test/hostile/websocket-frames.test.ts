@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import { startHerald, type TestHerald } from '../support/herald.js'
 import { closePayload, RawWebSocket, type FrameOptions } from '../support/raw-ws.js'
 import { until } from '../support/util.js'
+import { rawHttp } from './raw-http.js'
 import { disconnects, errors, stillServes } from './serves.js'
 
 // Hostile WebSocket frames (RFC 6455) written onto a raw socket, each against a real Herald: the
@@ -114,17 +115,3 @@ describe('hostile WebSocket frames', () => {
     await stillServes(h)
   })
 })
-
-/** A raw HTTP/1.1 request head (and body); resolves with the status line's code and the rest. */
-async function rawHttp(base: string, head: string[], body = ''): Promise<{ status: number; text: string }> {
-  const { default: net } = await import('node:net')
-  const { hostname, port } = new URL(base)
-  return new Promise((resolve, reject) => {
-    const s = net.connect(Number(port), hostname, () => s.end([...head, '', body].join('\r\n')))
-    let text = ''
-    s.setEncoding('latin1')
-    s.on('data', (d: string) => (text += d))
-    s.on('error', reject)
-    s.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), text }))
-  })
-}
