@@ -1,8 +1,10 @@
-// Publish throughput of each broker on this machine: `npx tsx bench/brokers.ts [memory|redis|nats …]`.
+// Publish throughput of each broker on this machine: `npx tsx bench/brokers.ts [memory|redis|nats …]`
+// (and part of `npm run bench -- cluster`).
 // One stream (many publications in flight at once), then 1,000 streams round robin; with the
 // round trips to the server per publication from the brokers' own counters. Uses the servers
 // `npm test` uses (HERALD_TEST_REDIS_URL, HERALD_TEST_NATS_URL, else the usual loopback ports)
 // under a prefix of its own, removed at the end.
+import { pathToFileURL } from 'node:url'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { Redis } from 'ioredis'
@@ -53,24 +55,45 @@ async function cleanup(): Promise<void> {
   await nc.close()
 }
 
-const kinds = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(makers)
-console.log('broker   one stream (pub/s)   1,000 streams (pub/s)   round trips per publication (one / 1,000 new streams)')
-try {
-  for (const kind of kinds) {
-    const broker = makers[kind]()
-    await broker.start()
-    const n = kind === 'memory' ? 200_000 : 10_000
-    await run(broker, 1000, 64, () => 'warm')
-    const before = roundTrips(broker)
-    const one = await run(broker, n, 64, () => 'one')
-    const perPublication = (roundTrips(broker) - before) / n
-    const middle = roundTrips(broker)
-    const many = await run(broker, n * 2, 256, (i) => `s${i % 1000}`)
-    const perManyPublication = (roundTrips(broker) - middle) / (n * 2)
-    await broker.close()
-    const rate = (r: number, width: number) => Math.round(r).toLocaleString('en').padStart(width)
-    console.log(`${kind.padEnd(8)} ${rate(one, 18)}   ${rate(many, 21)}   ${perPublication.toFixed(2).padStart(10)} / ${perManyPublication.toFixed(2)}`)
+export interface BrokerFigures {
+  kind: string
+  /** Publications per second: one stream, and 1,000 streams round robin. */
+  oneStream: number
+  manyStreams: number
+  /** Round trips to the broker server per publication (0 for memory). */
+  roundTripsOne: number
+  roundTripsMany: number
+}
+
+/** Publish throughput and round trips of each broker kind, on this machine's servers. */
+export async function measureBrokers(kinds: string[]): Promise<BrokerFigures[]> {
+  const out: BrokerFigures[] = []
+  try {
+    for (const kind of kinds) {
+      const broker = makers[kind]()
+      await broker.start()
+      const n = kind === 'memory' ? 200_000 : 10_000
+      await run(broker, 1000, 64, () => 'warm')
+      const before = roundTrips(broker)
+      const oneStream = await run(broker, n, 64, () => 'one')
+      const roundTripsOne = (roundTrips(broker) - before) / n
+      const middle = roundTrips(broker)
+      const manyStreams = await run(broker, n * 2, 256, (i) => `s${i % 1000}`)
+      const roundTripsMany = (roundTrips(broker) - middle) / (n * 2)
+      await broker.close()
+      out.push({ kind, oneStream, manyStreams, roundTripsOne, roundTripsMany })
+    }
+  } finally {
+    await cleanup()
   }
-} finally {
-  await cleanup()
+  return out
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const kinds = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(makers)
+  console.log('broker   one stream (pub/s)   1,000 streams (pub/s)   round trips per publication (one / 1,000 new streams)')
+  const rate = (r: number, width: number) => Math.round(r).toLocaleString('en').padStart(width)
+  for (const f of await measureBrokers(kinds)) {
+    console.log(`${f.kind.padEnd(8)} ${rate(f.oneStream, 18)}   ${rate(f.manyStreams, 21)}   ${f.roundTripsOne.toFixed(2).padStart(10)} / ${f.roundTripsMany.toFixed(2)}`)
+  }
 }

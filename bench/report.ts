@@ -75,6 +75,41 @@ export function renderTables(rows: Row[]): string {
     ))
   }
 
+  const day = keys('everyday')
+  if (day.length) {
+    out.push('\n### Everyday rate: N subscribers on one stream, 10 messages/s, 100 B messages\n')
+    out.push('One write per message per socket: nothing to batch. Latency is publish-to-receive. Ratio = row ÷ Herald (server CPU per delivery; above 1× Herald costs less).\n')
+    out.push(table(
+      ['transport', 'N', 'server', 'server CPU µs/delivery', 'row ÷ Herald (CPU/delivery)', 'p50 ms', 'p99 ms', 'row p50 ÷ Herald p50', 'max ms', 'lost/dup/reorder', 'driver CPU %', 'steal %', 'note'],
+      day.map((k) => {
+        const g = find(all, 'everyday', k.transport, k.size, k.server, '10 msg/s')
+        const h = find(all, 'everyday', k.transport, k.size, 'herald', '10 msg/s')
+        return [k.transport, String(k.size), k.server, range(figs(g, 'cpuPerDeliveryUs')), ratio(figs(g, 'cpuPerDeliveryUs'), figs(h, 'cpuPerDeliveryUs')),
+          ms(figs(g, 'p50')), ms(figs(g, 'p99')), ratio(figs(g, 'p50'), figs(h, 'p50')), ms(figs(g, 'max')), errs([g]), driver(g), range(figs(g, 'stealPct'), 2), notes([g])]
+      }),
+    ))
+  }
+
+  const cmp = keys('compression')
+  if (cmp.length) {
+    out.push('\n### Compression: N WebSocket subscribers, JSON progress events (~330 B), permessage-deflate on and off\n')
+    out.push('Herald compresses each broadcast once (`--ws-compression`, server_no_context_takeover); ws and Socket.IO compress per socket (threshold 0). The driver offers Chromium\'s `permessage-deflate; client_max_window_bits`. Bytes = what the server wrote (all sockets) per delivery; "÷ plain" = deflate bytes over the same server\'s uncompressed bytes. Ratio = row ÷ Herald (deflate, server CPU per delivery). Flat out, deliveries/s is bounded by the driver, which inflates every message of every connection (see its CPU); the CPU per delivery at 10 msg/s is the comparison.\n')
+    const rowsOf = [...new Map(cmp.map((k) => [`${k.transport}|${k.size}|${k.server}`, k])).values()]
+    out.push(table(
+      ['transport', 'N', 'server', 'mode', 'bytes/delivery', '÷ plain', 'server CPU µs/delivery @10/s', 'row ÷ Herald', 'server CPU µs/delivery flat', 'row ÷ Herald (flat)', 'deliveries/s flat', 'driver CPU % flat', 'p50 ms @10/s', 'p99 ms @10/s', 'lost/dup/reorder', 'steal %', 'note'],
+      rowsOf.flatMap((k) => (['deflate', 'plain'] as const).map((mode) => {
+        const slow = find(all, 'compression', k.transport, k.size, k.server, `${mode} 10 msg/s`)
+        const flat = find(all, 'compression', k.transport, k.size, k.server, `${mode} flat out`)
+        const plain = find(all, 'compression', k.transport, k.size, k.server, 'plain 10 msg/s')
+        const hs = find(all, 'compression', k.transport, k.size, 'herald', `${mode} 10 msg/s`)
+        const hf = find(all, 'compression', k.transport, k.size, 'herald', `${mode} flat out`)
+        return [k.transport, String(k.size), k.server, mode, range(figs(slow, 'wireBytesPerDelivery')), ratio(figs(slow, 'wireBytesPerDelivery'), figs(plain, 'wireBytesPerDelivery')),
+          range(figs(slow, 'cpuPerDeliveryUs')), ratio(figs(slow, 'cpuPerDeliveryUs'), figs(hs, 'cpuPerDeliveryUs')), range(figs(flat, 'cpuPerDeliveryUs')), ratio(figs(flat, 'cpuPerDeliveryUs'), figs(hf, 'cpuPerDeliveryUs')),
+          range(figs(flat, 'deliveriesPerSec')), driver(flat), ms(figs(slow, 'p50')), ms(figs(slow, 'p99')), errs([slow, flat]), range([...figs(slow, 'stealPct'), ...figs(flat, 'stealPct')], 2), notes([slow, flat])]
+      })),
+    ))
+  }
+
   const job = keys('jobs')
   if (job.length) {
     out.push('\n### Jobs: K subscribers, each on its own stream, each stream published 10 times a second\n')
@@ -189,7 +224,7 @@ function sh(cmd: string, args: string[]): string {
   }
 }
 
-function machine(): string {
+export function machine(): string {
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
   const pkg = (name: string) => sh('dpkg-query', ['-W', '-f', '${Version}', name])
   const npmVersion = (name: string) => {
@@ -249,6 +284,8 @@ ${machine()}
 npm run bench -- --report docs/benchmarks.md            # this report: every scenario, server and transport (${(r.elapsedSec / 60).toFixed(0)} min here)
 npm run bench -- fanout --servers herald,ws --transports ws --subscribers 5000 --repeats 1   # one targeted case
 npm run bench -- fanout --servers herald,nchan --transports sse-h2,long-poll-h2 --subscribers 1000   # HTTP/2 variants
+npm run bench -- everyday --everyday 1000,5000 --transports ws,sse --repeats 1   # 10 msg/s: CPU per delivery, p50/p99
+npm run bench -- compression --servers herald,ws,socket.io --compression 1000 --repeats 1   # permessage-deflate: bytes and CPU
 npm run bench -- --help                                  # scenarios and options
 BENCH_CPU_PROF=/tmp/prof npm run bench -- fanout --servers herald --transports ws --subscribers 5000 --repeats 1
 npx tsx bench/lib/profile-top.ts /tmp/prof/<file>.cpuprofile          # hot spots by self time

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { churn, fanout, idle, jobs, type Options, type Row } from './scenarios.js'
+import { churn, compression, everyday, fanout, idle, jobs, type Options, type Row } from './scenarios.js'
 import { cpuSample, stealPercent } from './lib/proc.js'
 import { renderReport, renderTables } from './report.js'
 import { soakSection, withSoakSection } from './lib/soak-report.js'
@@ -16,16 +16,18 @@ import { ALL_TRANSPORTS, splitTransport, type BenchTransport, type ServerAdapter
 
 // A scenario of its own (jobs through BullMQ workers, bench/jobs-bullmq.ts): it runs and exits there.
 if (process.argv[2] === 'jobs-bullmq') await import('./jobs-bullmq.js')
+// The same for cluster shapes (brokers, several nodes, --workers): bench/cluster.ts.
+if (process.argv[2] === 'cluster') await import('./cluster.js')
 // The soak (bench/soak.ts): long churn against one Herald, memory sampled each minute.
 if (process.argv[2] === 'soak') await import('./soak.js')
 
 const SERVERS: Record<string, ServerAdapter> = { herald, ws: wsPeer, 'socket.io': socketIoPeer, nchan }
-const SCENARIOS = ['fanout', 'jobs', 'idle', 'churn'] as const
+const SCENARIOS = ['fanout', 'everyday', 'compression', 'jobs', 'idle', 'churn'] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 const HELP = `npm run bench -- [scenario ...] [options]
 
-scenarios: ${SCENARIOS.join(', ')} (default: all); jobs-bullmq alone (options: bench/jobs-bullmq.ts)
+scenarios: ${SCENARIOS.join(', ')} (default: all); jobs-bullmq alone (options: bench/jobs-bullmq.ts); cluster alone (bench/cluster.ts)
   soak alone: npm run bench -- soak [--minutes 30] [--connections 3000] [--sample-seconds 60] [--report docs/benchmarks.md]
   --servers herald,ws,socket.io,nchan   servers to run (default: all)
   --transports ws,sse,ndjson,long-poll  transports to run (default: all each server has); the
@@ -33,6 +35,9 @@ scenarios: ${SCENARIOS.join(', ')} (default: all); jobs-bullmq alone (options: b
   --subscribers 1000,5000,15000         fan-out sizes for WebSocket (and for every transport when given)
   --jobs 1000,10000                     jobs sizes (HTTP/2 and long polling: 1000)
   --idle 5000                           idle connection counts
+  --everyday 1000,5000                  everyday-rate sizes (10 msg/s on one stream; WebSocket and SSE)
+  --everyday-seconds 5                  length of the everyday-rate (and compression) 10 msg/s phase
+  --compression 1000                    compression sizes (WebSocket, permessage-deflate on and off, JSON progress events)
   --repeats 2                           runs of everything, interleaved server by server
   --jobs-repeats 1                      runs of the jobs scenario (its 10k connects dominate the time budget)
   --h2-repeats 1                        runs of the HTTP/2 variants (they double the run's length)
@@ -49,6 +54,9 @@ const { values, positionals } = parseArgs({
     subscribers: { type: 'string' },
     jobs: { type: 'string' },
     idle: { type: 'string' },
+    everyday: { type: 'string' },
+    'everyday-seconds': { type: 'string' },
+    compression: { type: 'string' },
     repeats: { type: 'string' },
     'jobs-repeats': { type: 'string' },
     'h2-repeats': { type: 'string' },
@@ -71,16 +79,19 @@ const opts: Options = smoke
   ? {
       fanoutWs: [20], fanoutHttp: [20], fanoutH2: [20], fanoutPoll: [20], jobs: [20], jobsSmall: [20], idle: [20],
       churnClients: 20, churnRate: 10, rateSeconds: 1, jobsSeconds: 1, churnSeconds: 1,
-      flatDeliveries: 400, flatMaxSeconds: 2, workers: 1, rateMaxSubscribers: 1000,
+      flatDeliveries: 400, flatMaxSeconds: 2, workers: 1, rateMaxSubscribers: 1000, everyday: [20], everydaySeconds: 1, compression: [20],
     }
   : {
       fanoutWs: [1000, 5000, 15000], fanoutHttp: [1000, 5000], fanoutH2: [1000, 5000], fanoutPoll: [1000], jobs: [1000, 10000], jobsSmall: [1000], idle: [5000],
       churnClients: 1000, churnRate: 10, rateSeconds: 1.5, jobsSeconds: 1.5, churnSeconds: 2,
-      flatDeliveries: 250_000, flatMaxSeconds: 3, workers: 2, rateMaxSubscribers: 5000,
+      flatDeliveries: 250_000, flatMaxSeconds: 3, workers: 2, rateMaxSubscribers: 5000, everyday: [1000, 5000], everydaySeconds: 5, compression: [1000],
     }
 if (values.subscribers) opts.fanoutWs = opts.fanoutHttp = opts.fanoutH2 = opts.fanoutPoll = nums(values.subscribers)!
 if (values.jobs) opts.jobs = opts.jobsSmall = nums(values.jobs)!
 if (values.idle) opts.idle = nums(values.idle)!
+if (values.everyday) opts.everyday = nums(values.everyday)!
+if (values.compression) opts.compression = nums(values.compression)!
+if (values['everyday-seconds']) opts.everydaySeconds = Number(values['everyday-seconds'])
 
 const scenarios = (positionals.length ? positionals : [...SCENARIOS]) as Scenario[]
 for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; known: ${SCENARIOS.join(', ')}`)
@@ -122,6 +133,10 @@ function pairs(scenario: Scenario, rep: number): [ServerAdapter, BenchTransport]
   for (const t of wanted) {
     const { base, h2 } = splitTransport(t)
     if (scenario === 'churn' && base !== 'long-poll') continue
+    // Compression is a WebSocket extension; the peers negotiate it over HTTP/1.1 only.
+    if (scenario === 'compression' && t !== 'ws') continue
+    // The everyday rate is about WebSocket and SSE (over HTTP/2 too when asked for by name).
+    if (scenario === 'everyday' && (base !== 'ws' && base !== 'sse' || (h2 && !values.transports))) continue
     if (h2 && rep > h2Repeats) continue
     // Idle over HTTP/2: WebSocket and SSE (NDJSON and long polls hold the same h2 stream per connection).
     if (scenario === 'idle' && h2 && (base === 'ndjson' || base === 'long-poll')) continue
@@ -155,6 +170,8 @@ for (let rep = 1; rep <= repeats; rep++) {
     for (const [srv, t] of pairs(scenario, rep)) {
       try {
         if (scenario === 'fanout') rows.push(...(await fanout(srv, t, fanoutSizes(t), opts, log)))
+        if (scenario === 'compression') rows.push(...(await compression(srv, t, opts.compression, opts, log)))
+        if (scenario === 'everyday') rows.push(...(await everyday(srv, t, opts.everyday, opts, log)))
         if (scenario === 'jobs') rows.push(...(await jobs(srv, t, jobsSizes(t), opts, log)))
         if (scenario === 'idle') rows.push(...(await idle(srv, t, opts.idle, opts, log)))
         if (scenario === 'churn') rows.push(...(await churn(srv, t, opts, log)))

@@ -1,8 +1,8 @@
 import { DriverPool } from './lib/driver-pool.js'
-import { cpuSample, groupCpu, groupRss, stealPercent, cpuSeconds } from './lib/proc.js'
-import { Publisher } from './lib/publisher.js'
+import { cpuSample, groupCpu, groupRss, groupWritten, stealPercent, cpuSeconds } from './lib/proc.js'
+import { Publisher, type PayloadKind } from './lib/publisher.js'
 import { latency, sum, type Figures } from './lib/stats.js'
-import { sleep, type BenchTransport, type RunningServer, type ServerAdapter } from './servers/server.js'
+import { sleep, type BenchTransport, type RunningServer, type ServerAdapter, type StartOptions } from './servers/server.js'
 
 export interface Options {
   /** Fan-out subscriber counts per transport kind (HTTP/1.1 WebSocket, SSE/NDJSON, the HTTP/2 variants, long polling). */
@@ -26,11 +26,16 @@ export interface Options {
   workers: number
   /** Above this many subscribers the 10 msg/s phase is skipped: it only measures an overloaded driver. */
   rateMaxSubscribers: number
+  /** Everyday rate: subscriber counts, and seconds of its measured 10 msg/s phase. */
+  everyday: number[]
+  everydaySeconds: number
+  /** Compression: subscriber counts (WebSocket, JSON progress events, 10 msg/s then flat out). */
+  compression: number[]
 }
 
 /** A measured row: which server/transport/size/phase and its figures. */
 export interface Row {
-  scenario: 'fanout' | 'jobs' | 'idle' | 'churn'
+  scenario: 'fanout' | 'jobs' | 'idle' | 'churn' | 'everyday' | 'compression'
   server: string
   transport: BenchTransport
   size: number
@@ -91,6 +96,7 @@ async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, pla
   const serverPids = srv.pids()
   const driverPids = driver.pids()
   const cpu0 = groupCpu(serverPids)
+  const w0 = groupWritten(serverPids)
   const d0 = driverPids.map(cpuSeconds)
   const self0 = process.cpuUsage()
   const steal0 = cpuSample()
@@ -141,6 +147,7 @@ async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, pla
   await sleep(50)
   const tEnd = Math.max(lastDeliveryAt, t0 + 1)
   const cpu1 = groupCpu(serverPids)
+  const w1 = groupWritten(serverPids)
   const d1 = driverPids.map(cpuSeconds)
   const self1 = process.cpuUsage(self0)
   const steal1 = cpuSample()
@@ -166,6 +173,7 @@ async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, pla
     requestsPerSec: sum(results, 'requests') / span,
     serverCpuPct: (100 * (cpu1 - cpu0)) / span,
     cpuPerDeliveryUs: delivered > 0 ? ((cpu1 - cpu0) * 1e6) / delivered : NaN,
+    wireBytesPerDelivery: delivered > 0 && w1 > 0 ? (w1 - w0) / delivered : NaN,
     driverCpuPct: (100 * (driverCpu.reduce((a, b) => a + b, 0) + selfCpu)) / span,
     driverMaxPct: (100 * Math.max(selfCpu, ...driverCpu)) / span,
     stealPct: stealPercent(steal0, steal1),
@@ -189,10 +197,11 @@ interface Session {
   connected: number
 }
 
-async function open(adapter: ServerAdapter, maxConnections: number, pubConns: number, opts: Options): Promise<Session> {
-  const srv = await adapter.start()
+async function open(adapter: ServerAdapter, maxConnections: number, pubConns: number, opts: Options, start?: StartOptions, payloadKind: PayloadKind = 'pad'): Promise<Session> {
+  const srv = await adapter.start(start)
   const driver = new DriverPool(workersFor(maxConnections, opts))
   const pub = new Publisher(srv.publish, pubConns)
+  pub.payloadKind = payloadKind
   await pub.ready()
   return { srv, driver, pub, connected: 0 }
 }
@@ -247,6 +256,72 @@ export async function fanout(adapter: ServerAdapter, transport: BenchTransport, 
     }
   } finally {
     await close(s)
+  }
+  return rows
+}
+
+/**
+ * Everyday rate (issue #14): N subscribers on one stream and 10 messages a second, nothing else:
+ * one write per message per socket, where batching has nothing to batch. Server CPU per delivery
+ * and publish-to-receive latency over a longer phase than fan-out's 10 msg/s warm-up row.
+ */
+export async function everyday(adapter: ServerAdapter, transport: BenchTransport, sizes: number[], opts: Options, log: (s: string) => void): Promise<Row[]> {
+  const rows: Row[] = []
+  const stream = `everyday-${runId}-${adapter.name}-${transport}`
+  const s = await open(adapter, Math.max(...sizes), 1, opts)
+  try {
+    for (const N of sizes) {
+      const g = await grow(s, transport, N, () => stream)
+      if (g.note) {
+        rows.push({ scenario: 'everyday', server: adapter.name, transport, size: N, phase: '10 msg/s', note: g.note })
+        log(`  ${adapter.name}/${transport} N=${N}: ${g.note}`)
+        break
+      }
+      // Unmeasured warm-up, as in fan-out: JIT and lazy allocation on the first messages.
+      await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'rate', rate: 10, seconds: 1 })
+      const f = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'rate', rate: 10, seconds: opts.everydaySeconds })
+      rows.push({ scenario: 'everyday', server: adapter.name, transport, size: N, phase: '10 msg/s', figures: f })
+      log(`  ${adapter.name}/${transport} N=${N} everyday 10 msg/s: server ${f.cpuPerDeliveryUs.toFixed(1)} µs/delivery, p50 ${f.p50.toFixed(1)} p99 ${f.p99.toFixed(1)} ms, lost ${f.lost} dup ${f.dup} reorder ${f.reorder}`)
+    }
+  } finally {
+    await close(s)
+  }
+  return rows
+}
+
+/**
+ * Compression (issue #14): N WebSocket subscribers on one stream receiving JSON job-progress
+ * events (~330 B), each server started with permessage-deflate (Herald `--ws-compression`:
+ * compressed once per broadcast; ws and Socket.IO: per socket, as they do) and without it, the
+ * driver offering Chromium's `permessage-deflate; client_max_window_bits` and inflating. Bytes on
+ * the wire per delivery (the server's written bytes), server CPU per delivery at 10 msg/s and
+ * flat out.
+ */
+export async function compression(adapter: ServerAdapter, transport: BenchTransport, sizes: number[], opts: Options, log: (s: string) => void): Promise<Row[]> {
+  const rows: Row[] = []
+  for (const mode of ['deflate', 'plain'] as const) {
+    const stream = `compression-${runId}-${adapter.name}-${transport}-${mode}`
+    const s = await open(adapter, Math.max(...sizes), 1, opts, { wsCompression: mode === 'deflate' }, 'progress')
+    try {
+      for (const N of sizes) {
+        const g = await grow(s, transport, N, () => stream)
+        if (g.note) {
+          rows.push({ scenario: 'compression', server: adapter.name, transport, size: N, phase: `${mode} 10 msg/s`, note: g.note })
+          log(`  ${adapter.name}/${transport} ${mode} N=${N}: ${g.note}`)
+          break
+        }
+        await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'flat', window: 3, messages: 10, seconds: 2 })
+        const rate = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'rate', rate: 10, seconds: opts.everydaySeconds })
+        rows.push({ scenario: 'compression', server: adapter.name, transport, size: N, phase: `${mode} 10 msg/s`, figures: rate })
+        const messages = Math.min(2000, Math.max(20, Math.ceil(opts.flatDeliveries / N)))
+        const window = Math.min(50, Math.max(3, Math.ceil(40_000 / N)))
+        const flat = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'flat', window, messages, seconds: opts.flatMaxSeconds })
+        rows.push({ scenario: 'compression', server: adapter.name, transport, size: N, phase: `${mode} flat out`, figures: flat })
+        log(`  ${adapter.name}/${transport} ${mode} N=${N}: ${rate.wireBytesPerDelivery?.toFixed(0)} B/delivery, server ${rate.cpuPerDeliveryUs.toFixed(1)} µs/delivery at 10 msg/s, ${flat.cpuPerDeliveryUs.toFixed(1)} flat out (${Math.round(flat.deliveriesPerSec)}/s), p50 ${rate.p50.toFixed(1)} ms, lost ${rate.lost + flat.lost} dup ${rate.dup + flat.dup} reorder ${rate.reorder + flat.reorder}`)
+      }
+    } finally {
+      await close(s)
+    }
   }
   return rows
 }

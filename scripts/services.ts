@@ -3,7 +3,7 @@
 // installed (root, Debian's packages); servers are used where they already answer, else started
 // here, on their usual ports when those are free or on free ports otherwise. Servers started
 // here are stopped again by `stop()`, so the machine is left as it was found.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncOptions } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -38,7 +38,7 @@ function aptInstall(packages: string[], why: string): void {
     throw new MissingPrerequisite(`${why}: ${hint}; npm test installs them itself only as root on Debian`)
   }
   say(`installing ${packages.join(', ')} from Debian's packages (${why})`)
-  const opts = { stdio: ['ignore', 'ignore', 'inherit'] as const, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }
+  const opts: SpawnSyncOptions = { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }
   if (!aptUpdated) {
     spawnSync('apt-get', ['update', '-qq'], opts)
     aptUpdated = true

@@ -120,6 +120,7 @@ export class Herald {
       path: config.path,
       maxMessageSize: config.maxMessageSize,
       ignoreEncodingErrors: config.ignoreEncodingErrors,
+      compression: config.wsCompression,
       kaTimeMs: config.kaTime * 1000,
       origins,
     })

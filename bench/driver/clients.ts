@@ -1,4 +1,4 @@
-import { type ClientSpec, type Conn, scanMessages, streamSink } from './conn.js'
+import { type ClientSpec, type Conn, inflateMessage, scanMessages, streamSink } from './conn.js'
 import { dechunk, parseHead, requestText } from './http1.js'
 
 /**
@@ -32,10 +32,21 @@ function clientFrame(opcode: number, payload: Buffer): Buffer {
 }
 
 const PONG_3 = clientFrame(0x1, Buffer.from('3'))
+function inflated(conn: Conn, data: Buffer, now: number): void {
+  scanMessages(conn, data, 0, data.length, now)
+}
+
+function inflatedEngineIo(conn: Conn, data: Buffer, now: number): void {
+  if (data.length === 1 && data[0] === 0x32) conn.socket.write(PONG_3)
+  else scanMessages(conn, data, 0, data.length, now)
+}
+
+/** What Chromium offers. */
+export const WS_DEFLATE_OFFER = 'permessage-deflate; client_max_window_bits'
 
 export const wsClient: ClientProtocol = {
   start(conn, spec) {
-    const proto = spec.wsProtocol ? `Sec-WebSocket-Protocol: ${spec.wsProtocol}\r\n` : ''
+    const proto = (spec.wsProtocol ? `Sec-WebSocket-Protocol: ${spec.wsProtocol}\r\n` : '') + (spec.wsDeflate ? `Sec-WebSocket-Extensions: ${WS_DEFLATE_OFFER}\r\n` : '')
     conn.socket.write(requestText({ ...spec, method: 'GET', body: undefined }, conn.stream,
       `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${proto}`))
   },
@@ -89,7 +100,10 @@ export function wsFrames(conn: Conn, spec: ClientSpec, buf: Buffer, i: number, n
     const op = buf[i] & 0x0f
     const p = i + hdr
     if (op <= 2) {
-      if (spec.engineIoPong && plen === 1 && buf[p] === 0x32) conn.socket.write(PONG_3)
+      if (buf[i] & 0x40) {
+        // RSV1: a permessage-deflate message (the driver reads one frame per message).
+        inflateMessage(conn, buf.subarray(p, p + plen), now, spec.engineIoPong ? inflatedEngineIo : inflated)
+      } else if (spec.engineIoPong && plen === 1 && buf[p] === 0x32) conn.socket.write(PONG_3)
       else scanMessages(conn, buf, p, p + plen, now)
     } else if (op === 0x9) conn.socket.write(clientFrame(0xa, buf.subarray(p, p + plen)))
     else if (op === 0x8) conn.ended = true

@@ -1,3 +1,5 @@
+import { constants as zlibConstants, createInflateRaw, type InflateRaw } from 'node:zlib'
+
 /**
  * What a driver process needs to open one kind of client connection. Built by a server adapter
  * (bench/servers), serialisable so it crosses the fork boundary. `{stream}` in any string is
@@ -7,6 +9,8 @@ export interface ClientSpec {
   /** Which client module speaks it: see PROTOCOLS in worker.ts. */
   proto: 'ws' | 'http-stream' | 'long-poll'
   port: number
+  /** Several servers (cluster nodes): connection i goes to ports[i % ports.length] instead of `port`. */
+  ports?: number[]
   path: string
   method?: string
   headers?: Record<string, string>
@@ -21,6 +25,8 @@ export interface ClientSpec {
   cursor?: 'nchan' | 'herald'
   /** Over HTTP/2 (h2c with prior knowledge, one connection per client): see h2.ts. */
   h2?: boolean
+  /** WebSocket: offer permessage-deflate as Chromium does (`permessage-deflate; client_max_window_bits`). */
+  wsDeflate?: boolean
 }
 
 /** What the client modules write to: a TCP socket, or the client's HTTP/2 stream for the h2 variants. */
@@ -80,6 +86,8 @@ export class Conn {
   cursorB = ''
   ended = false
   opened = false
+  /** permessage-deflate: this connection's inflater, made on its first compressed frame. */
+  inflater: InflateRaw | null = null
 
   constructor(
     readonly index: number,
@@ -108,6 +116,36 @@ export class Conn {
     this.dup = 0
     this.reorder = 0
   }
+}
+
+const DEFLATE_TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff])
+
+function collect(this: InflateRaw & { out: Buffer[] }, chunk: Buffer): void {
+  this.out.push(chunk)
+}
+
+/**
+ * One permessage-deflate message (RFC 7692 §7.2.2: the payload plus 00 00 ff ff), inflated with
+ * the connection's own inflater, as ws's client does (write, then a sync flush whose callback
+ * has the message): a server with context takeover (ws, Socket.IO) refers back to earlier
+ * messages; Herald's (no context takeover) do not, and inflate the same way. Messages of one
+ * connection come out in order; `now` is the frame's arrival, so zlib's thread pool hop is
+ * not counted as latency.
+ */
+export function inflateMessage(conn: Conn, payload: Buffer, now: number, sink: (conn: Conn, data: Buffer, now: number) => void): void {
+  let inflater = conn.inflater as (InflateRaw & { out: Buffer[] }) | null
+  if (!inflater) {
+    inflater = Object.assign(createInflateRaw(), { out: [] as Buffer[] })
+    inflater.on('data', collect)
+    conn.inflater = inflater
+  }
+  const z = inflater
+  z.write(Buffer.concat([payload, DEFLATE_TRAILER]))
+  z.flush(zlibConstants.Z_SYNC_FLUSH, () => {
+    const data = z.out.length === 1 ? z.out[0] : Buffer.concat(z.out)
+    z.out = []
+    sink(conn, data, now)
+  })
 }
 
 const QUOTE = 0x22

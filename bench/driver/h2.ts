@@ -1,6 +1,6 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
 import net from 'node:net'
-import { CURSORS, opened, wsFrames, wsOpened } from './clients.js'
+import { CURSORS, opened, WS_DEFLATE_OFFER, wsFrames, wsOpened } from './clients.js'
 import { type ClientSpec, type Conn, nowMicros, streamSink } from './conn.js'
 
 /**
@@ -56,6 +56,7 @@ const okStatus = (h: IncomingHttpHeaders) => {
 function wsOverH2(session: ClientHttp2Session, conn: Conn, spec: ClientSpec): void {
   const headers = requestHeaders({ ...spec, method: 'CONNECT' }, conn, { ':protocol': 'websocket', ':scheme': 'http', ':authority': `127.0.0.1:${spec.port}`, 'sec-websocket-version': '13' })
   if (spec.wsProtocol) headers['sec-websocket-protocol'] = spec.wsProtocol
+  if (spec.wsDeflate) headers['sec-websocket-extensions'] = WS_DEFLATE_OFFER
   const stream = session.request(headers, { endStream: false })
   watch(stream, conn)
   stream.once('response', (h) => {

@@ -68,7 +68,7 @@ function openTcp(conn: Conn, spec: ClientSpec, localAddress: string): void {
   // onread: reads land in one shared buffer and reach the parser without a 'data' event or a
   // Buffer per read, which roughly halves the driver's cost per delivery (parsers copy what they keep).
   const socket = net.connect({
-    host: '127.0.0.1', port: spec.port, localAddress,
+    host: '127.0.0.1', port: spec.ports ? spec.ports[conn.index % spec.ports.length] : spec.port, localAddress,
     onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
       proto.data(conn, spec, (buf as Buffer).subarray(0, n), nowMicros())
       return true

@@ -60,6 +60,25 @@ export function groupCpu(pids: readonly number[]): number {
   return s
 }
 
+/**
+ * Bytes a process has handed to write-family syscalls (`wchar` of /proc/<pid>/io: sockets
+ * included), or 0 when unreadable: a server's bytes on the wire, give or take its log lines.
+ */
+export function writtenBytes(pid: number): number {
+  try {
+    const m = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+    return m ? Number(m[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+export function groupWritten(pids: readonly number[]): number {
+  let s = 0
+  for (const p of pids) s += writtenBytes(p)
+  return s
+}
+
 export function groupRss(pids: readonly number[]): number {
   let s = 0
   for (const p of pids) s += rssBytes(p)

@@ -2,6 +2,20 @@ import net from 'node:net'
 import { nowMicros } from '../driver/conn.js'
 import type { PublishTarget } from '../servers/server.js'
 
+/** Which messages a run publishes: 100 B of padding, or a JSON job-progress event (bench compression). */
+export type PayloadKind = 'pad' | 'progress'
+
+/**
+ * A job's progress as a worker would report it (~330 B of JSON): what permessage-deflate is
+ * for. `seq` and `t` lead, as in every payload the driver scans.
+ */
+export function progressPayload(seq: number): string {
+  const done = seq % 1000
+  return `{"seq":${seq},"t":${nowMicros()},"job":"job-7f3a9c21","type":"progress","state":"running","stage":"transcoding",` +
+    `"progress":{"done":${done},"total":1000,"percent":${(done / 10).toFixed(1)}},"message":"Processed ${done} of 1000 items",` +
+    `"eta_ms":${(1000 - done) * 120},"worker":"worker-3","attempt":1,"updated_at":"2026-12-02T16:00:00.000Z","errors":[],"warnings":[]}`
+}
+
 /** A 100-byte message carrying its sequence number and publish time (µs, CLOCK_MONOTONIC). */
 export function payload(seq: number): string {
   const t = nowMicros()
@@ -68,7 +82,8 @@ class PubConn {
   pump(): void {
     if (!this.open || this.inFlight.length > 0 || this.queue.length === 0) return
     const take = this.queue.splice(0, this.target.maxBatch)
-    const list = take.map((p) => ({ stream: p.stream, payload: payload(this.pub.nextSeq(p.stream)) }))
+    const make = this.pub.payloadKind === 'progress' ? progressPayload : payload
+    const list = take.map((p) => ({ stream: p.stream, payload: make(this.pub.nextSeq(p.stream)) }))
     this.inFlight = list.map((p) => p.stream)
     this.socket.write(this.target.request(list))
   }
@@ -131,6 +146,8 @@ export class Publisher {
   private readonly route = new Map<string, PubConn>()
   onAnswer: () => void = () => {}
   closed = false
+  /** What the messages look like (set before publishing). */
+  payloadKind: PayloadKind = 'pad'
 
   constructor(target: PublishTarget, connections: number) {
     this.conns = Array.from({ length: connections }, () => new PubConn(this, target))

@@ -18,6 +18,8 @@ export interface Figures {
   serverCpuPct: number
   /** Server CPU µs per delivered message. */
   cpuPerDeliveryUs: number
+  /** Bytes the server wrote (all sockets, from /proc/<pid>/io) per delivered message. */
+  wireBytesPerDelivery?: number
   /** Driver CPU: all its processes together, and the busiest one, in % of one core. */
   driverCpuPct: number
   driverMaxPct: number

@@ -7,10 +7,12 @@ import http from 'node:http'
 import { Server } from 'socket.io'
 
 const port = Number(process.argv[2] ?? 0)
+/** `deflate` (bench compression): ws's per-socket permessage-deflate, on every message (threshold 0; ws's default skips those under 1 KiB). */
+const deflate = process.argv[4] === 'deflate'
 let subscribers = 0
 
 const server = http.createServer()
-const io = new Server(server, { transports: ['websocket'], perMessageDeflate: false, serveClient: false, cors: { origin: '*' } })
+const io = new Server(server, { transports: ['websocket'], perMessageDeflate: deflate ? { threshold: 0 } : false, serveClient: false, cors: { origin: '*' } })
 io.on('connection', (socket) => {
   socket.join(String(socket.handshake.query.ch ?? ''))
   subscribers++

@@ -13,6 +13,13 @@ import { Sender, WebSocket, WebSocketServer } from 'ws'
 
 const port = Number(process.argv[2] ?? 0)
 const h2Port = Number(process.argv[3] ?? 0)
+/**
+ * `deflate` (bench compression): ws's own per-socket permessage-deflate, as a ws application
+ * gets it: ws.send per socket (each compresses with its own context), on every message
+ * (threshold 0; ws's default skips messages under 1 KiB).
+ */
+const deflate = process.argv[4] === 'deflate'
+const sockets = new Map<Duplex, WebSocket>()
 const channels = new Map<string, Set<Duplex>>()
 let subscribers = 0
 
@@ -34,6 +41,10 @@ function flush(): void {
 function broadcast(channel: string, data: string): void {
   const set = channels.get(channel)
   if (!set) return
+  if (deflate) {
+    for (const s of set) sockets.get(s)?.send(data)
+    return
+  }
   const list = Sender.frame(Buffer.from(data), FRAME) as Buffer[]
   const frame = list.length === 1 ? list[0] : Buffer.concat(list)
   for (const s of set as Set<Queued>) {
@@ -46,7 +57,7 @@ function broadcast(channel: string, data: string): void {
   }
 }
 
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false })
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: deflate ? { threshold: 0 } : false, clientTracking: false })
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = []
   req.on('data', (c: Buffer) => chunks.push(c))
@@ -74,9 +85,11 @@ function subscribe(channel: string, wire: Duplex, ws: WebSocket): void {
   let set = channels.get(channel)
   if (!set) channels.set(channel, (set = new Set()))
   set.add(wire)
+  if (deflate) sockets.set(wire, ws)
   subscribers++
   ws.on('close', () => {
     set.delete(wire)
+    sockets.delete(wire)
     subscribers--
     if (set.size === 0) channels.delete(channel)
   })

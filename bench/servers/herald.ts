@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { ClientSpec } from '../driver/conn.js'
-import { ALL_TRANSPORTS, BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, splitTransport, stopChild, waitForPort, type BenchTransport, type H1Transport, type RunningServer, type ServerAdapter } from './server.js'
+import { ALL_TRANSPORTS, BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, splitTransport, stopChild, waitForPort, type BenchTransport, type H1Transport, type RunningServer, type ServerAdapter, type StartOptions } from './server.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const IDENTIFIER = (stream: string) => JSON.stringify({ channel: '$pubsub', stream_name: stream })
 
 /**
@@ -25,7 +25,7 @@ const CLIENTS: Record<H1Transport, { module: string; spec: (port: number) => Cli
     spec: (port) => ({ proto: 'http-stream', port, path: '/events?stream={stream}', headers: { Accept: 'text/event-stream' } }),
   },
   ndjson: {
-    module: 'src/transport/http-stream.ts',
+    module: 'src/transport/ndjson.ts',
     spec: (port) => ({ proto: 'http-stream', port, path: '/stream?stream={stream}', headers: { Accept: 'application/x-ndjson' } }),
   },
   'long-poll': {
@@ -38,7 +38,7 @@ const CLIENTS: Record<H1Transport, { module: string; spec: (port: number) => Cli
 }
 
 /** Compiles src/ to dist/ (tsc), so the run measures the current sources. */
-function build(): string | undefined {
+export function build(): string | undefined {
   try {
     execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}tsconfig.json`], { stdio: 'inherit' })
     return undefined
@@ -47,7 +47,7 @@ function build(): string | undefined {
   }
 }
 
-function metric(text: string, name: string): number {
+export function metric(text: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
   return m ? Number(m[1]) : 0
 }
@@ -60,7 +60,7 @@ function available(t: BenchTransport): boolean {
   return existsSync(`${ROOT}${CLIENTS[base].module}`) && (!h2 || existsSync(`${ROOT}${H2_MODULES[base]}`))
 }
 
-function clientSpec(t: BenchTransport, port: number): ClientSpec {
+export function clientSpec(t: BenchTransport, port: number): ClientSpec {
   const { base, h2 } = splitTransport(t)
   const spec = CLIENTS[base].spec(port)
   return h2 ? { ...spec, h2 } : spec
@@ -70,7 +70,7 @@ export const herald: ServerAdapter = {
   name: 'herald',
   transports: () => ALL_TRANSPORTS.filter(available),
   prepare: async () => build(),
-  async start(): Promise<RunningServer> {
+  async start(options: StartOptions = {}): Promise<RunningServer> {
     const port = await freePort()
     const heapFile = `${BENCH_TMP}/herald-${port}.heap.json`
     // --poll-flush-interval 0: answer a held long poll as soon as a message is queued, as Nchan
@@ -78,12 +78,13 @@ export const herald: ServerAdapter = {
     // --max-body-bytes: the publisher's batches of up to 500 publications (~75 KB) exceed the 64 KiB default.
     const args = ['--port', String(port), '--public-streams', '--log-level', 'err', '--max-body-bytes', '1048576']
     if (this.transports().includes('long-poll')) args.push('--poll-flush-interval', '0')
+    if (options.wsCompression) args.push('--ws-compression')
     // The build, as `npm start` runs it: under tsx every closure would also pay esbuild's keep-names helper.
     const child = spawnNode([`${ROOT}dist/cli/main.js`, ...args], heapFile, {}, false)
     await waitForPort(port, child)
     return {
       pids: () => (child.pid ? [child.pid] : []),
-      client: (t) => clientSpec(t, port),
+      client: (t) => ({ ...clientSpec(t, port), ...(options.wsCompression ? { wsDeflate: true } : {}) }),
       publish: {
         port,
         maxBatch: 500,

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import type { ClientSpec } from '../driver/conn.js'
-import { BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, stopChild, waitForPort, type BenchTransport, type PublishTarget, type RunningServer, type ServerAdapter } from './server.js'
+import { BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, stopChild, waitForPort, type BenchTransport, type PublishTarget, type RunningServer, type ServerAdapter, type StartOptions } from './server.js'
 
 /** POST /pub/<ch> with the raw payload, or POST /pub with a JSON array: the peers' publish API. */
 function peerPublish(port: number): PublishTarget {
@@ -25,18 +25,19 @@ function nodePeer(name: string, script: string, client: (port: number) => Client
     name,
     transports: () => transports,
     prepare: async () => undefined,
-    async start(): Promise<RunningServer> {
+    async start(options: StartOptions = {}): Promise<RunningServer> {
       const port = await freePort()
       const h2Port = h2 ? await freePort() : 0
       const heapFile = `${BENCH_TMP}/${name}-${port}.heap.json`
-      const child = spawnNode([fileURLToPath(new URL(`../peers/${script}`, import.meta.url)), String(port), String(h2Port)], heapFile)
+      const child = spawnNode([fileURLToPath(new URL(`../peers/${script}`, import.meta.url)), String(port), String(h2Port), options.wsCompression ? 'deflate' : ''], heapFile)
       await waitForPort(port, child)
       if (h2Port) await waitForPort(h2Port, child)
       return {
         pids: () => (child.pid ? [child.pid] : []),
         client: (t: BenchTransport) => {
           if (!transports.includes(t)) throw new Error(`${name} has no ${t}`)
-          return t === 'ws-h2' ? { ...client(h2Port), h2: true } : client(port)
+          const spec = t === 'ws-h2' ? { ...client(h2Port), h2: true } : client(port)
+          return options.wsCompression ? { ...spec, wsDeflate: true } : spec
         },
         publish: peerPublish(port),
         subscribers: async () => (JSON.parse(await httpGet(port, '/stats')) as { subscribers: number }).subscribers,

@@ -36,13 +36,18 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
+/** How a server is started for a scenario: `wsCompression` = permessage-deflate on its WebSockets (bench compression). */
+export interface StartOptions {
+  wsCompression?: boolean
+}
+
 export interface ServerAdapter {
   readonly name: string
   /** Transports this server has now (the others are reported as not available). */
   transports(): BenchTransport[]
   /** Why it cannot run here, or undefined. Called once before any start. */
   prepare(): Promise<string | undefined>
-  start(): Promise<RunningServer>
+  start(options?: StartOptions): Promise<RunningServer>
 }
 
 export const BENCH_TMP = '/tmp/herald-bench'

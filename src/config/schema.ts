@@ -101,6 +101,8 @@ export const configSchema = z.strictObject({
   kaProbes: z.number().int().min(0).default(0).describe('TCP keepalive probes (informational on Node 20: the kernel setting applies)'),
   kaInterval: seconds(0, 'TCP keepalive probe interval (informational on Node 20: the kernel setting applies)'),
   ignoreEncodingErrors: z.boolean().default(false).describe('accept text frames that are not valid UTF-8 (default: close 1007)'),
+  wsCompression: z.boolean().default(false)
+    .describe('negotiate permessage-deflate (RFC 7692) on WebSockets, over HTTP/1.1 and HTTP/2: each broadcast is compressed once and the same frame goes to every client that negotiated it (server_no_context_takeover); client messages are inflated up to max-message-size'),
   allowedOrigins: z.string().default('*').describe('comma-separated allowed Origin hosts or URLs; * = any'),
 
   headersTimeout: seconds(15, 'longest a client may take to send its request headers (over it: 408)'),

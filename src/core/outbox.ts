@@ -7,12 +7,38 @@ import type { Wire } from './wire.js'
  */
 const dirty: Outbox[] = []
 let flushScheduled = false
+/**
+ * The event-loop turn, as far as outboxes care: advanced by each flushAll, and once more a turn
+ * after a flushAll that wrote batches. An outbox that is quiet (it has not written in this turn
+ * and was not flushed as a batch by the last flushAll) writes a frame at once: at an everyday
+ * rate of a few messages a second there is nothing to batch, and waiting for setImmediate only
+ * adds latency (bench everyday). Its next frames in the same turn batch until flushAll, and an
+ * outbox flushed as a batch goes on batching until a turn passes without its frames, so under
+ * load every socket still gets one write per turn (bench fanout, flat out).
+ */
+let turn = 0
+
+function scheduleFlush(): void {
+  if (!flushScheduled) {
+    flushScheduled = true
+    setImmediate(flushAll)
+  }
+}
 
 function flushAll(): void {
   flushScheduled = false
+  turn++
+  const batched = dirty.length > 0
   // Outboxes marked dirty during this loop are flushed in this same pass.
-  for (let i = 0; i < dirty.length; i++) dirty[i].flush()
+  for (let i = 0; i < dirty.length; i++) dirty[i].flushBatch()
   dirty.length = 0
+  // Runs before any flushAll scheduled in the next turn: an outbox that gets no frame during that
+  // turn is quiet again after it.
+  if (batched) setImmediate(advanceTurn)
+}
+
+function advanceTurn(): void {
+  turn++
 }
 
 /**
@@ -26,7 +52,10 @@ export interface OutboxOwner {
 }
 
 /**
- * One client's queue of outgoing frames with a byte budget. Honours backpressure: after a
+ * One client's queue of outgoing frames with a byte budget. A quiet outbox writes a frame at once;
+ * frames that follow it in the same turn, and every frame while frames keep coming turn after
+ * turn, go out together on the next setImmediate (see `turn`).
+ * Honours backpressure: after a
  * `write` that returns false nothing more is written until the session drains, and frames that
  * pile up meanwhile go out as one batch. Over budget, the owner is told once (→ too_slow).
  */
@@ -36,6 +65,9 @@ export class Outbox {
   private frames: Buffer[] | null = null
   private queuedBytes = 0
   private scheduled = false
+  /** The turn this outbox last wrote at once in, and the one flushAll last wrote a batch of it in (see `turn`); -1: never. */
+  private wroteInTurn = -1
+  private batchedInTurn = -1
   private blocked = false
   private closed = false
 
@@ -69,7 +101,14 @@ export class Outbox {
       this.owner.tooSlow()
       return
     }
-    this.schedule()
+    if (this.scheduled || this.blocked || this.wroteInTurn === turn || this.batchedInTurn === turn) {
+      this.schedule()
+      return
+    }
+    // Quiet: write now (with any lazy frame waiting), and batch what follows in this turn.
+    this.wroteInTurn = turn
+    scheduleFlush()
+    this.flush()
   }
 
   /**
@@ -91,6 +130,12 @@ export class Outbox {
   pushNow(frame: Buffer): void {
     if (this.closed) return
     this.queue(frame)
+    this.flush()
+  }
+
+  /** flushAll's flush: this outbox stays batching until a turn passes without its frames. */
+  flushBatch(): void {
+    this.batchedInTurn = turn
     this.flush()
   }
 
@@ -140,9 +185,6 @@ export class Outbox {
     if (this.scheduled || this.blocked) return
     this.scheduled = true
     dirty.push(this)
-    if (!flushScheduled) {
-      flushScheduled = true
-      setImmediate(flushAll)
-    }
+    scheduleFlush()
   }
 }

@@ -37,6 +37,7 @@ export class Hub {
   private readonly streams = new Map<string, StreamGroup>()
   /** Handlers of control messages (Broker.notify), by topic. */
   private readonly controlHandlers = new Map<string, ((payload: string) => void)[]>()
+  private readonly reconnectHandlers: (() => void)[] = []
 
   constructor(
     createBroker: (events: BrokerEvents) => Broker,
@@ -76,6 +77,11 @@ export class Hub {
   /** Handles the control messages of one topic. */
   onNotified(topic: string, handler: (payload: string) => void): void {
     this.controlHandlers.set(topic, [...(this.controlHandlers.get(topic) ?? []), handler])
+  }
+
+  /** Runs after every broker reconnect (the broker may have come back without its data). */
+  onResubscribed(handler: () => void): void {
+    this.reconnectHandlers.push(handler)
   }
 
   private notified(topic: string, payload: string): void {
@@ -175,6 +181,13 @@ export class Hub {
   /** After a broker reconnect, every subscriber learns where its stream stands and recovers what it missed. */
   private resubscribed(): void {
     this.counters.brokerReconnects++
+    for (const handler of this.reconnectHandlers) {
+      try {
+        handler()
+      } catch (err) {
+        this.diagnostics.requestFail('broker reconnect handler', err)
+      }
+    }
     for (const [stream, group] of this.streams) {
       this.broker.history(stream, { limit: 0 }).then(
         ({ top }) => {

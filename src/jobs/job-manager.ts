@@ -297,6 +297,15 @@ export class JobManager implements StreamHooks {
     const now = Date.now()
     for (const [id, entry] of this.known) if (entry.expiresAt <= now) this.known.delete(id)
     // A long job with no news still has a record: its TTL starts again.
+    this.refreshOpen()
+  }
+
+  /**
+   * Stores again the record and the open gate of every job running here: after their TTL was
+   * restarted (sweep), or after the broker came back without its data, so such a job can still
+   * be read and can still end (its final event needs the gate).
+   */
+  refreshOpen(): void {
     for (const execution of this.running.values()) if (execution.isOpen) void this.ledger.refresh(execution.record)
   }
 }

@@ -34,6 +34,7 @@ export function createJobManager(hub: Hub, config: Readonly<HeraldConfig>, diagn
     notifyCancel: (id) => broker.notify(CANCEL_TOPIC, id),
   })
   hub.onNotified(CANCEL_TOPIC, (id) => jobs.cancelled(id))
+  hub.onResubscribed(() => jobs.refreshOpen())
   jobs.define('demo', demoJob)
   jobs.define('external', { description: 'driven by an outside worker via POST /jobs/:id/progress' })
   for (const name of config.jobsFollow.split(',').map((q) => q.trim()).filter(Boolean)) {

@@ -5,7 +5,7 @@ import net, { type AddressInfo, type Socket } from 'node:net'
 import { HeraldConfigError } from '../config/load.js'
 import type { HeraldConfig } from '../config/schema.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
-import { handleConnect } from '../transport/websocket-h2.js'
+import { refuseHttp1Connect, serveConnectStreams } from '../transport/websocket-h2.js'
 import { addHttp1Handlers, createHttp1Server, handleRequest, listen, type RequestHandlerDeps } from './http-server.js'
 import { setSessionState, sessionState, type H2SessionState } from '../http/immortal.js'
 
@@ -168,7 +168,7 @@ export class Listener {
     } else {
       this.h2 = http2.createServer({ settings }, onRequest)
       this.h1 = createHttp1Server(deps)
-      this.h1.on('connect', (req: http.IncomingMessage, socket: Socket) => handleConnect(deps, req, socket))
+      this.h1.on('connect', (req: http.IncomingMessage, socket: Socket) => refuseHttp1Connect(deps, req, socket))
       this.server = net.createServer({ noDelay: true }, (socket: SniffSocket) => {
         this.track(socket)
         socket[kSniff] = {
@@ -181,12 +181,17 @@ export class Listener {
         socket.on('error', onSniffError)
       })
     }
-    this.h2.on('connect', (req: any, res: any) => handleConnect(deps, req, res))
+    // HTTP/2 CONNECT on the raw stream (no compat request/response per WebSocket); what still
+    // reaches 'connect' is allowHTTP1's HTTP/1.1 CONNECT on the TLS server.
+    serveConnectStreams(this.h2, deps)
+    this.h2.on('connect', (req: http.IncomingMessage, socket: Socket) => refuseHttp1Connect(deps, req, socket))
     this.h2.on('session', (session: Http2Session) => this.onSession(session))
     this.h2.on('sessionError', (err: Error) => deps.diagnostics.transportError('http2-session', err))
     // Before the compat layer's own listener, so a handler's stream.setTimeout(0) (ws does) wins.
-    this.h2.prependListener('stream', (stream: ServerHttp2Stream) => {
-      if (this.idleMs > 0) {
+    // CONNECT streams are answered at once: a WebSocket is immortal from its 200 on, a refusal
+    // ends; a timer set and cleared again would stay on the stream (bench idle ws-h2: heap).
+    this.h2.prependListener('stream', (stream: ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      if (this.idleMs > 0 && headers[':method'] !== 'CONNECT') {
         stream.setTimeout(this.idleMs)
         stream.on('timeout', onStreamIdle)
       }

@@ -47,12 +47,16 @@ function onClose(this: Tagged): void {
 /**
  * One long response as a Wire (SSE, NDJSON): frames are written to the response as they come,
  * `write` reports the response's backpressure and 'drain' resumes the outbox. Nothing is
- * written before `start()` sends the status line: until then `write` refuses, so the outbox
- * keeps what the subscriptions queue while the opener decides between 200 and an error.
+ * written before `start()` sends the status line: until then `write` keeps the frames and
+ * refuses more, so the outbox queues what the subscriptions add while the opener decides between
+ * 200 and an error.
  */
 export class StreamWire implements Wire {
   private conn: Connection | undefined
   private started = false
+  /** Frames written before `start()` (the outbox writes a connection's first frame at once), sent right after the status line. */
+  private early: Buffer[] | null = null
+  private earlyBytes = 0
 
   constructor(
     readonly info: WireInfo,
@@ -71,11 +75,20 @@ export class StreamWire implements Wire {
   /** The status line is out: what the outbox holds may follow. */
   start(): void {
     this.started = true
-    this.conn?.drained()
+    const early = this.early
+    this.early = null
+    this.earlyBytes = 0
+    // A refused write waits for the response's 'drain', which resumes the outbox itself.
+    if (early === null || this.write(early)) this.conn?.drained()
   }
 
   write(frames: Buffer[]): boolean {
-    if (!this.started) return false
+    if (!this.started) {
+      // Kept, and the outbox told to wait (`frames` is the outbox's own array: copy its items).
+      const early = (this.early ??= [])
+      for (const f of frames) if (f.length > 0) { early.push(f); this.earlyBytes += f.length }
+      return false
+    }
     const res = this.res
     if (res.writableEnded || res.destroyed) return true
     let bytes = 0
@@ -105,7 +118,7 @@ export class StreamWire implements Wire {
   }
 
   get bufferedBytes(): number {
-    return this.res.writableLength
+    return this.res.writableLength + this.earlyBytes
   }
 
   close(reason: Disconnect): void {

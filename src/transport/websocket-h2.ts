@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto'
-import { constants, Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2'
+import { constants, type Http2SecureServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, subprotocol, type WebSocketServer } from 'ws'
 import { HeraldError, type ErrorCode } from '../errors.js'
 import { abortHandshake } from '../http/handshake.js'
-import { sendError, setHeaders } from '../http/respond.js'
 import { makeStreamImmortal } from '../http/immortal.js'
 import type { WebSocketTransport } from './websocket.js'
+import { negotiate, type Negotiated } from './ws-deflate.js'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 /** How long a peer has to end its side of the stream after the closing handshake. */
@@ -24,7 +24,7 @@ export interface ConnectDeps {
 }
 
 /** What `ws`'s own server would build for an upgraded socket (WebSocketServer.completeUpgrade). */
-export function serverWebSocket(wss: WebSocketServer, stream: Duplex, protocol: string | undefined): WebSocket {
+export function serverWebSocket(wss: WebSocketServer, stream: Duplex, protocol: string | undefined, extensions?: Negotiated['extensions']): WebSocket {
   const opts = wss.options as Record<string, unknown>
   // `new WebSocket(null, undefined, serverOptions)`: without the server's options autoPong is off
   // and closeTimeout undefined, so the stream would be destroyed right after our close frame
@@ -32,6 +32,8 @@ export function serverWebSocket(wss: WebSocketServer, stream: Duplex, protocol: 
   const Ctor = WebSocket as unknown as new (address: null, protocols: undefined, options: Record<string, unknown>) => WebSocket
   const ws = new Ctor(null, undefined, opts)
   if (protocol) ws._protocol = protocol
+  // As completeUpgrade does: the Receiver made by setSocket inflates through these.
+  if (extensions) (ws as unknown as { _extensions: Negotiated['extensions'] })._extensions = extensions
   ws.setSocket(stream, Buffer.alloc(0), {
     allowSynchronousEvents: opts.allowSynchronousEvents,
     maxBufferedChunks: opts.maxBufferedChunks,
@@ -55,50 +57,80 @@ function onWebSocketStreamFinish(this: ServerHttp2Stream): void {
   setTimeout(closeIfOpen, PEER_END_GRACE_MS, this).unref()
 }
 
-function refuse(deps: ConnectDeps, res: Http2ServerResponse, code: ErrorCode, detail: string, headers: Record<string, string> = {}): void {
-  deps.ws.diagnostics.inputReject(code, `websocket over h2 refused: ${detail}`, { remote: res.stream.session?.socket?.remoteAddress })
-  setHeaders(res, headers)
-  sendError(res, new HeraldError(code, detail))
+/** A module-level listener: a stream reset by its peer emits 'error', which must not end the process. */
+function ignoreStreamError(): void {}
+
+/**
+ * Answers a refused extended CONNECT on its raw stream: the status and `{"error":{code,message}}`
+ * body that sendError writes for every other refusal.
+ */
+function refuse(deps: ConnectDeps, stream: ServerHttp2Stream, code: ErrorCode, detail: string, headers: Record<string, string> = {}): void {
+  deps.ws.diagnostics.inputReject(code, `websocket over h2 refused: ${detail}`, { remote: stream.session?.socket?.remoteAddress })
+  if (stream.destroyed || stream.headersSent) return
+  const e = new HeraldError(code, detail)
+  const body = JSON.stringify({ error: { code: e.code, message: e.message } })
+  stream.respond({
+    ':status': e.status, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store', ...headers,
+  })
+  stream.end(body)
+}
+
+type StreamListener = (this: Http2Server | Http2SecureServer, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void
+
+/**
+ * Serves every HTTP/2 CONNECT on the raw `'stream'` event, before Node's compat layer: the compat
+ * listener (added by the server's 'request' handler) would build an Http2ServerRequest and
+ * Http2ServerResponse for each WebSocket and keep them as long as it lives (bench idle ws-h2:
+ * 11.2 KiB of heap per connection against the raw peer's 5.5). Every other stream still goes to
+ * the compat listeners, unchanged. Taking them off and calling them from one dispatcher is the
+ * only way: a raw handler added beside them would run as well (spec/node-platform-notes.md §1).
+ */
+export function serveConnectStreams(server: Http2Server | Http2SecureServer, deps: ConnectDeps): void {
+  const compat = server.listeners('stream') as StreamListener[]
+  for (const listener of compat) server.removeListener('stream', listener)
+  server.on('stream', function dispatch(this: Http2Server | Http2SecureServer, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) {
+    if (headers[':method'] === 'CONNECT') {
+      handleConnectStream(deps, stream, headers)
+      return
+    }
+    for (const listener of compat) listener.call(this, stream, headers, flags, rawHeaders)
+  })
+}
+
+/** An HTTP/1.1 CONNECT (the http.Server's, or allowHTTP1's fallback on the TLS server) is refused with 405. */
+export function refuseHttp1Connect(deps: ConnectDeps, req: IncomingMessage, socket: Duplex): void {
+  deps.ws.diagnostics.inputReject('HERALD_ERR_METHOD_NOT_ALLOWED', 'HTTP/1.1 CONNECT', { remote: req.socket.remoteAddress })
+  abortHandshake(socket, 405)
 }
 
 /**
- * The server's `connect` listener. Over HTTP/2 it serves RFC 8441 extended CONNECT with
- * `:protocol websocket` at the WebSocket path: the same checks as the HTTP/1.1 upgrade (path 404,
- * Origin 403, session limit 503), subprotocol negotiation, `sec-websocket-accept` whenever a key
+ * An HTTP/2 CONNECT stream. RFC 8441 extended CONNECT with `:protocol websocket` at the WebSocket
+ * path gets the same checks as the HTTP/1.1 upgrade (path 404, Origin 403, session limit 503),
+ * subprotocol negotiation, permessage-deflate when enabled, `sec-websocket-accept` whenever a key
  * is sent (undici requires it though RFC 8441 has none), then a ws WebSocket on the stream, so
- * limits, pings and close codes are those of HTTP/1.1. An HTTP/1.1 CONNECT (the allowHTTP1
- * fallback routes it here with a socket) is refused with 405.
+ * limits, pings and close codes are those of HTTP/1.1. A CONNECT without `:protocol` is 405.
  */
-export function handleConnect(
-  deps: ConnectDeps,
-  req: Http2ServerRequest | IncomingMessage,
-  resOrSocket: Http2ServerResponse | Duplex,
-): void {
-  if (!(req instanceof Http2ServerRequest)) {
-    deps.ws.diagnostics.inputReject('HERALD_ERR_METHOD_NOT_ALLOWED', 'HTTP/1.1 CONNECT', { remote: req.socket.remoteAddress })
-    abortHandshake(resOrSocket as Duplex, 405)
-    return
-  }
-  const res = resOrSocket as Http2ServerResponse
-  const h = req.headers
-  deps.ws.diagnostics.httpRequest(req.httpVersion, 'CONNECT', String(h[':path'] ?? ''))
+export function handleConnectStream(deps: ConnectDeps, stream: ServerHttp2Stream, h: IncomingHttpHeaders): void {
+  stream.on('error', ignoreStreamError)
+  deps.ws.diagnostics.httpRequest('2.0', 'CONNECT', String(h[':path'] ?? ''))
   const protocol = h[':protocol']
-  if (protocol === undefined) return refuse(deps, res, 'HERALD_ERR_METHOD_NOT_ALLOWED', 'CONNECT without :protocol')
-  if (String(protocol).toLowerCase() !== 'websocket') return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', `unsupported :protocol ${protocol}`)
+  if (protocol === undefined) return refuse(deps, stream, 'HERALD_ERR_METHOD_NOT_ALLOWED', 'CONNECT without :protocol')
+  if (String(protocol).toLowerCase() !== 'websocket') return refuse(deps, stream, 'HERALD_ERR_BAD_REQUEST', `unsupported :protocol ${protocol}`)
   let url: URL
   try {
     url = new URL(String(h[':path'] ?? ''), 'http://herald.invalid')
   } catch {
-    return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'unparseable :path')
+    return refuse(deps, stream, 'HERALD_ERR_BAD_REQUEST', 'unparseable :path')
   }
-  if (!deps.ws.matches(url)) return refuse(deps, res, 'HERALD_ERR_NOT_FOUND', `websocket at ${url.pathname}`)
+  if (!deps.ws.matches(url)) return refuse(deps, stream, 'HERALD_ERR_NOT_FOUND', `websocket at ${url.pathname}`)
   if (h['sec-websocket-version'] !== '13') {
-    return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'missing or invalid sec-websocket-version', { 'sec-websocket-version': '13' })
+    return refuse(deps, stream, 'HERALD_ERR_BAD_REQUEST', 'missing or invalid sec-websocket-version', { 'sec-websocket-version': '13' })
   }
   const key = h['sec-websocket-key']
-  if (key !== undefined && (typeof key !== 'string' || !KEY.test(key))) return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-key')
+  if (key !== undefined && (typeof key !== 'string' || !KEY.test(key))) return refuse(deps, stream, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-key')
   const refusal = deps.ws.check(h.origin)
-  if (refusal) return refuse(deps, res, refusal.code, 'websocket refused')
+  if (refusal) return refuse(deps, stream, refusal.code, 'websocket refused')
 
   let offered = new Set<string>()
   const header = h['sec-websocket-protocol']
@@ -106,22 +138,31 @@ export function handleConnect(
     try {
       offered = subprotocol.parse(String(header))
     } catch {
-      return refuse(deps, res, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-protocol')
+      return refuse(deps, stream, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-protocol')
     }
   }
   const select = deps.ws.wss.options.handleProtocols
-  const chosen = offered.size > 0 && select ? select(offered, req as unknown as IncomingMessage) : false
+  // Herald's handleProtocols reads only the offer; ws's signature also passes the request.
+  const chosen = offered.size > 0 && select ? select(offered, undefined as unknown as IncomingMessage) : false
 
-  const stream: ServerHttp2Stream = req.stream
+  let deflate: Negotiated | undefined
+  const offeredExtensions = h['sec-websocket-extensions']
+  if (deps.ws.compression && offeredExtensions !== undefined) {
+    const n = negotiate(String(offeredExtensions), deps.ws.wss.options.maxPayload ?? 0)
+    if (n === null) return refuse(deps, stream, 'HERALD_ERR_BAD_REQUEST', 'invalid sec-websocket-extensions')
+    deflate = n
+  }
+
   if (stream.destroyed || !stream.writable) return
   const headers: Record<string, string> = {}
   if (chosen) headers['sec-websocket-protocol'] = chosen
+  if (deflate) headers['sec-websocket-extensions'] = deflate.header
   if (typeof key === 'string') headers['sec-websocket-accept'] = acceptKey(key)
   // RFC 8441 §5: a 2xx answers the CONNECT and the stream carries WebSocket frames from here on.
   stream.respond({ ':status': 200, ...headers })
-  const ws = serverWebSocket(deps.ws.wss, stream, chosen || undefined)
+  const ws = serverWebSocket(deps.ws.wss, stream, chosen || undefined, deflate?.extensions)
   stream.once('finish', onWebSocketStreamFinish)
   // A WebSocket has its own pings; like an upgraded HTTP/1.1 socket it outlives the idle timeouts.
   makeStreamImmortal(stream)
-  deps.ws.attach(ws, stream, 'ws-h2', '2', { url, headers: h, remoteAddress: req.socket?.remoteAddress })
+  deps.ws.attach(ws, stream, 'ws-h2', '2', { url, headers: h, remoteAddress: stream.session?.socket?.remoteAddress })
 }

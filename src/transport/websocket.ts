@@ -7,16 +7,21 @@ import type { Core } from '../core/core.js'
 import type { TransportName, Wire, WireInfo, WireRequest } from '../core/wire.js'
 import { Disconnects, type Disconnect } from '../disconnect.js'
 import type { ErrorCode } from '../errors.js'
+import { wsDeflateFraming } from '../framing/ws-deflate.js'
+import type { Framing } from '../framing/framing.js'
 import { wsFraming } from '../framing/ws-frame.js'
 import { abortHandshake } from '../http/handshake.js'
 import type { OriginPolicy } from '../http/origin.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
 import { PROTOCOL_EXT, SUPPORTED_PROTOCOLS } from '../protocol/messages.js'
+import { DEFLATE_OPTIONS, deflateWindowBits, usableOffers } from './ws-deflate.js'
 
 export interface WebSocketOptions {
   path: string
   maxMessageSize: number
   ignoreEncodingErrors: boolean
+  /** Negotiate permessage-deflate (`--ws-compression`); see ws-deflate.ts. */
+  compression: boolean
   /** TCP keepalive idle time before the first probe, ms (0 = off). */
   kaTimeMs: number
   origins: OriginPolicy
@@ -32,13 +37,15 @@ const WS_ERRORS: Record<string, [ErrorCode, Disconnect]> = {
   WS_ERR_INVALID_UTF8: ['HERALD_ERR_INVALID_UTF8', Disconnects.invalidUtf8],
 }
 
-const infoFor = (transport: TransportName, httpVersion: '1.1' | '2', extended: boolean): WireInfo =>
-  Object.freeze({ transport, httpVersion, bidirectional: true, framing: wsFraming, extended, restorable: true })
-const INFO = {
-  'ws:1.1:base': infoFor('ws', '1.1', false),
-  'ws:1.1:ext': infoFor('ws', '1.1', true),
-  'ws-h2:2:base': infoFor('ws-h2', '2', false),
-  'ws-h2:2:ext': infoFor('ws-h2', '2', true),
+const infoFor = (transport: TransportName, httpVersion: '1.1' | '2', extended: boolean, framing: Framing): WireInfo =>
+  Object.freeze({ transport, httpVersion, bidirectional: true, framing, extended, restorable: true })
+/** Shared, frozen wire facts by transport, protocol and framing: nothing per connection. */
+const INFO = new Map<string, WireInfo>()
+function infoOf(transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', extended: boolean, deflateBits: number | undefined): WireInfo {
+  const key = `${transport}:${extended ? 'ext' : 'base'}:${deflateBits ?? 0}`
+  let info = INFO.get(key)
+  if (!info) INFO.set(key, (info = infoFor(transport, httpVersion, extended, deflateBits === undefined ? wsFraming : wsDeflateFraming(deflateBits))))
+  return info
 }
 
 /** One WebSocket as a Wire: frames prepared by the hub are written raw to the socket. */
@@ -143,7 +150,9 @@ export class WebSocketTransport {
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
-      perMessageDeflate: false,
+      // ws negotiates (and inflates client messages under maxPayload: 1009 over it); Herald writes
+      // its own frames, compressed once per broadcast (framing/ws-deflate.ts).
+      perMessageDeflate: options.compression ? { ...DEFLATE_OPTIONS } : false,
       maxPayload: options.maxMessageSize,
       skipUTF8Validation: options.ignoreEncodingErrors,
       // Echo the first supported subprotocol; browsers fail the handshake without the echo.
@@ -157,6 +166,11 @@ export class WebSocketTransport {
       // RFC 6455 §4.4: a version the server does not speak is answered with the ones it does.
       else abortHandshake(socket, 400, /version/i.test(err.message) ? { 'sec-websocket-version': '13, 8' } : {})
     })
+  }
+
+  /** Is permessage-deflate negotiated (`--ws-compression`)? */
+  get compression(): boolean {
+    return this.options.compression
   }
 
   matches(url: URL): boolean {
@@ -181,6 +195,15 @@ export class WebSocketTransport {
       abortHandshake(socket, refusal.status)
       return
     }
+    const offered = req.headers['sec-websocket-extensions']
+    if (this.options.compression && offered !== undefined) {
+      const usable = usableOffers(offered)
+      // Offers Herald cannot honour are left out; a malformed header still reaches ws (its 400).
+      if (usable !== null) {
+        if (usable === undefined) delete req.headers['sec-websocket-extensions']
+        else req.headers['sec-websocket-extensions'] = usable
+      }
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, 'ws', '1.1', {
       url, headers: req.headers, remoteAddress: req.socket.remoteAddress,
     }))
@@ -189,7 +212,7 @@ export class WebSocketTransport {
   /** Wires an open WebSocket (over HTTP/1.1 or an HTTP/2 stream) to a new connection. */
   attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: WireRequest): Connection {
     const extended = ws.protocol === PROTOCOL_EXT
-    const info = INFO[`${transport}:${httpVersion}:${extended ? 'ext' : 'base'}` as keyof typeof INFO]
+    const info = infoOf(transport, httpVersion, extended, deflateWindowBits(ws))
     if (this.options.kaTimeMs > 0 && typeof (socket as Socket).setKeepAlive === 'function') {
       (socket as Socket).setKeepAlive(true, this.options.kaTimeMs)
     }

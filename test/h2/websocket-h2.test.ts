@@ -90,6 +90,43 @@ test('refusals: wrong path 404, Origin 403, bad version or key 400, plain CONNEC
   session.close()
 })
 
+test('WebSockets over HTTP/2 are served on the raw stream: Node\'s compat layer makes no request/response for them, while other requests on the connection still go through it', async () => {
+  const seen = { connect: 0, request: 0 }
+  const countConnect = () => { seen.connect++ }
+  const countRequest = () => { seen.request++ }
+  const servers = h.herald.listeners.map((l) => l.h2)
+  for (const server of servers) {
+    server.on('connect', countConnect)
+    server.on('request', countRequest)
+  }
+  try {
+    for (const url of [h.url, tlsUrl]) {
+      const session = await connectH2(url)
+      const ws = await H2WebSocket.open(session, '/cable')
+      await ws.waitForType('welcome')
+      // A refusal is answered on the raw stream too, with the usual JSON error body.
+      const refused = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/nope', 'sec-websocket-version': '13' }, { endStream: false })
+      const [head] = await once(refused, 'response')
+      let body = ''
+      refused.setEncoding('utf8')
+      for await (const chunk of refused) body += chunk
+      assert.equal(head[':status'], 404)
+      assert.equal(JSON.parse(body).error.code, 'HERALD_ERR_NOT_FOUND')
+      assert.deepEqual(seen, { connect: 0, request: 0 }, 'no compat request for a CONNECT')
+      assert.equal((await h2Request(session, '/health')).body, 'OK')
+      assert.equal(seen.request, 1, 'a GET still reaches the compat request handler')
+      seen.request = 0
+      await ws.close()
+      session.close()
+    }
+  } finally {
+    for (const server of servers) {
+      server.off('connect', countConnect)
+      server.off('request', countRequest)
+    }
+  }
+})
+
 test('several WebSockets multiplexed on one connection, each its own session', async () => {
   const session = await connectH2(h.url)
   const sockets = await Promise.all([1, 2, 3, 4].map(() => H2WebSocket.open(session, '/cable')))

@@ -12,19 +12,58 @@ function setup(budget = 1000) {
 }
 const frame = (s: string) => Buffer.from(s)
 
-test('frames pushed in one turn go out as one write, in order, on the next turn', async () => {
+test('a quiet outbox writes at once; the frames after it in that turn go out as one write, in order, on the next turn', async () => {
   const { session, outbox } = setup()
   outbox.push(frame('a'))
+  assert.deepEqual(session.writes, [['a']], 'an idle outbox writes in the same turn')
   outbox.push(frame('b'))
   outbox.push(frame('c'))
-  assert.equal(session.writes.length, 0, 'nothing is written synchronously')
-  assert.equal(outbox.pendingBytes, 3)
+  assert.deepEqual(session.writes, [['a']], 'the rest of the turn is batched')
+  assert.equal(outbox.pendingBytes, 2)
   await turn()
-  assert.deepEqual(session.writes, [['a', 'b', 'c']])
+  assert.deepEqual(session.writes, [['a'], ['b', 'c']])
   assert.equal(outbox.pendingBytes, 0)
+  await turn() // a turn without frames: quiet again
   outbox.push(frame('d'))
+  assert.deepEqual(session.writes, [['a'], ['b', 'c'], ['d']], 'written at once again')
+  outbox.push(frame('e'))
   await turn()
-  assert.deepEqual(session.writes, [['a', 'b', 'c'], ['d']])
+  assert.deepEqual(session.writes, [['a'], ['b', 'c'], ['d'], ['e']])
+})
+
+test('a single frame per turn is written at once every turn (the everyday rate)', async () => {
+  const { session, outbox } = setup()
+  for (const f of ['1', '2', '3']) {
+    outbox.push(frame(f))
+    assert.equal(session.writes.at(-1)?.[0], f, `frame ${f} written in its own turn`)
+    await turn()
+  }
+  assert.deepEqual(session.writes, [['1'], ['2'], ['3']])
+})
+
+test('while frames pile up turn after turn, each turn is one write (the first frame of a busy turn waits too)', async () => {
+  const { session, outbox } = setup()
+  outbox.push(frame('a1'))
+  outbox.push(frame('a2'))
+  await turn()
+  assert.deepEqual(session.writes, [['a1'], ['a2']])
+  outbox.push(frame('b1'))
+  outbox.push(frame('b2'))
+  assert.equal(session.writes.length, 2, 'right after a batch: the outbox is still batching')
+  await turn()
+  assert.deepEqual(session.writes.at(-1), ['b1', 'b2'], 'one write for the turn')
+  outbox.push(frame('c1'))
+  outbox.push(frame('c2'))
+  await turn()
+  assert.deepEqual(session.writes, [['a1'], ['a2'], ['b1', 'b2'], ['c1', 'c2']])
+})
+
+test('writing at once in one outbox does not make another batch: each outbox has its own first frame per turn', () => {
+  const one = setup()
+  const two = setup()
+  one.outbox.push(frame('1'))
+  two.outbox.push(frame('2'))
+  assert.deepEqual([one.session.writes, two.session.writes], [[['1']], [['2']]])
 })
 
 test('several outboxes are flushed in the same turn', async () => {
@@ -32,8 +71,10 @@ test('several outboxes are flushed in the same turn', async () => {
   const two = setup()
   one.outbox.push(frame('1'))
   two.outbox.push(frame('2'))
+  one.outbox.push(frame('3'))
+  two.outbox.push(frame('4'))
   await turn()
-  assert.deepEqual([one.session.writes, two.session.writes], [[['1']], [['2']]])
+  assert.deepEqual([one.session.writes, two.session.writes], [[['1'], ['3']], [['2'], ['4']]])
 })
 
 test('after write() returns false nothing is written until drained, then the backlog goes as one batch', async () => {
@@ -59,9 +100,10 @@ test('after write() returns false nothing is written until drained, then the bac
 
 test('pushNow writes at once, after what was queued', () => {
   const { session, outbox } = setup()
+  outbox.push(frame('first'))
   outbox.push(frame('queued'))
   outbox.pushNow(frame('final'))
-  assert.deepEqual(session.writes, [['queued', 'final']])
+  assert.deepEqual(session.writes, [['first'], ['queued', 'final']])
 })
 
 test('over the budget (queued + session-buffered bytes) the owner is told once and nothing more is written', async () => {
@@ -88,11 +130,11 @@ test('over the budget (queued + session-buffered bytes) the owner is told once a
 
 test('a burst over the budget is handed to the session at once; only what the session cannot pass on counts', async () => {
   const { session, owner, outbox } = setup(100)
-  for (let i = 0; i < 5; i++) outbox.push(Buffer.alloc(30, String(i)))
+  for (let i = 0; i < 6; i++) outbox.push(Buffer.alloc(30, String(i)))
   assert.equal(owner.slow, 0, 'the session took the burst')
-  assert.deepEqual(session.writes.map((w) => w.length), [4], 'written early, as soon as the queue passed the budget')
+  assert.deepEqual(session.writes.map((w) => w.length), [1, 4], 'the first at once, then early, as soon as the queue passed the budget')
   await turn()
-  assert.deepEqual(session.writes.map((w) => w.length), [4, 1], 'the rest on the next turn')
+  assert.deepEqual(session.writes.map((w) => w.length), [1, 4, 1], 'the rest on the next turn')
   const big = setup(10)
   big.outbox.push(Buffer.alloc(11))
   assert.equal(big.owner.slow, 0, 'one frame larger than the budget, to a session that takes it')
@@ -121,11 +163,12 @@ test('exactly the budget is still fine', async () => {
 test('close drops what is queued and ignores later pushes', async () => {
   const { session, outbox } = setup()
   outbox.push(frame('a'))
+  outbox.push(frame('queued'))
   outbox.close()
   outbox.push(frame('b'))
   outbox.pushNow(frame('c'))
   await turn()
-  assert.deepEqual(session.writes, [])
+  assert.deepEqual(session.writes, [['a']])
   assert.equal(outbox.pendingBytes, 0)
 })
 
@@ -135,8 +178,8 @@ test('a lazy frame waits for the next write and rides along with it; release() s
   await turn()
   assert.deepEqual(session.writes, [], 'a lazy frame alone schedules nothing')
   outbox.push(frame('data'))
+  assert.deepEqual(session.writes, [['ping1', 'data']], 'one write, at once, carries both, in order')
   await turn()
-  assert.deepEqual(session.writes, [['ping1', 'data']], 'one write carries both, in order')
   outbox.release()
   await turn()
   assert.equal(session.writes.length, 1, 'nothing left to release')

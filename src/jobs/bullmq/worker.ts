@@ -49,6 +49,8 @@ export class HeraldWorker {
       message: () => {},
       notified: (topic, payload) => { if (topic === CANCEL_TOPIC) this.cancelled(payload) },
       stateChanged: (state, detail) => this.diagnostics.brokerState(this.broker.kind, state, detail),
+      // The broker may have come back without its data: this worker's jobs must still be able to end.
+      resubscribed: () => { for (const execution of this.active.values()) if (execution.isOpen) void this.ledger.refresh(execution.record) },
     }, config)
     const ttlMs = config.jobsTtl * 1000
     this.ledger = new JobLedger(this.broker.store('jobs', ttlMs), this.broker.store('jobs-open', ttlMs), {
