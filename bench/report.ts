@@ -292,6 +292,7 @@ npx tsx bench/lib/profile-top.ts /tmp/prof/<file>.cpuprofile          # hot spot
 BENCH_HEAP_SNAPSHOT=/tmp/snap npm run bench -- idle --servers herald --transports ws --idle 2000 --repeats 1
 npx tsx bench/lib/heap-top.ts <before>.heapsnapshot <after>.heapsnapshot 1600   # bytes per connection by type
 node --import tsx --test test/bench/harness.test.ts      # the smoke test (20 subscribers, Herald; ws, ws-h2, sse-h2, long-poll-h2)
+npm run bench -- soak --minutes 30 --connections 3000 --report docs/benchmarks.md   # the soak: memory over 30 min of churn (section Soak; not in CI)
 \`\`\`
 
 ## Results

@@ -2,11 +2,12 @@
  * `npm run bench` — Herald side by side with a hand-tuned raw ws server, Socket.IO 4.x and
  * Nchan, same driver and workload. `npm run bench -- --help` lists the options.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { churn, compression, everyday, fanout, idle, jobs, type Options, type Row } from './scenarios.js'
 import { cpuSample, stealPercent } from './lib/proc.js'
 import { renderReport, renderTables } from './report.js'
+import { soakSection, withSoakSection } from './lib/soak-report.js'
 import { buildClient, sizeLine } from '../scripts/build-client.js'
 import { herald } from './servers/herald.js'
 import { nchan } from './servers/nchan.js'
@@ -17,6 +18,8 @@ import { ALL_TRANSPORTS, splitTransport, type BenchTransport, type ServerAdapter
 if (process.argv[2] === 'jobs-bullmq') await import('./jobs-bullmq.js')
 // The same for cluster shapes (brokers, several nodes, --workers): bench/cluster.ts.
 if (process.argv[2] === 'cluster') await import('./cluster.js')
+// The soak (bench/soak.ts): long churn against one Herald, memory sampled each minute.
+if (process.argv[2] === 'soak') await import('./soak.js')
 
 const SERVERS: Record<string, ServerAdapter> = { herald, ws: wsPeer, 'socket.io': socketIoPeer, nchan }
 const SCENARIOS = ['fanout', 'everyday', 'compression', 'jobs', 'idle', 'churn'] as const
@@ -25,6 +28,7 @@ type Scenario = (typeof SCENARIOS)[number]
 const HELP = `npm run bench -- [scenario ...] [options]
 
 scenarios: ${SCENARIOS.join(', ')} (default: all); jobs-bullmq alone (options: bench/jobs-bullmq.ts); cluster alone (bench/cluster.ts)
+  soak alone: npm run bench -- soak [--minutes 30] [--connections 3000] [--sample-seconds 60] [--report docs/benchmarks.md]
   --servers herald,ws,socket.io,nchan   servers to run (default: all)
   --transports ws,sse,ndjson,long-poll  transports to run (default: all each server has); the
                                         HTTP/2 variants are ws-h2, sse-h2, ndjson-h2, long-poll-h2
@@ -105,7 +109,8 @@ if (values['from-json']) {
   // Re-render only (e.g. after editing bench/report-notes.md): same tables, same figures.
   // JSON turned NaN ("not measured") into null: turn it back.
   const saved = JSON.parse(readFileSync(values['from-json'], 'utf8'), (_k, v: unknown) => (v === null ? NaN : v)) as Parameters<typeof renderReport>[0]
-  writeFileSync(values.report ?? 'docs/benchmarks.md', renderReport(saved))
+  const target = values.report ?? 'docs/benchmarks.md'
+  writeFileSync(target, withSoakSection(renderReport(saved), existsSync(target) ? soakSection(readFileSync(target, 'utf8')) : undefined))
   process.exit(0)
 }
 
@@ -188,7 +193,9 @@ log(`Whole run: ${elapsed.toFixed(0)} s, host steal ${steal.toFixed(1)}% of all 
 if (values.report) {
   const input = { rows, skipped, elapsedSec: elapsed, stealPct: steal, argv: process.argv.slice(2), repeats, jobsRepeats: Math.min(repeats, jobsRepeats), h2Repeats: Math.min(repeats, h2Repeats), opts, finishedAt: new Date().toISOString() }
   writeFileSync(values.report.replace(/\.md$/, '') + '.json', JSON.stringify(input))
-  writeFileSync(values.report, renderReport(input))
+  // The soak's section (npm run bench -- soak --report) is its own run's: kept as it was.
+  const soak = existsSync(values.report) ? soakSection(readFileSync(values.report, 'utf8')) : undefined
+  writeFileSync(values.report, withSoakSection(renderReport(input), soak))
   log(`Report written to ${values.report}`)
 }
 process.exit(0)

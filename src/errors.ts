@@ -19,6 +19,7 @@ export const ERRORS = {
   HERALD_ERR_REQUEST_TIMEOUT: { status: 408, message: 'the request was not received within --request-timeout' },
   HERALD_ERR_BODY_TOO_LARGE: { status: 413, message: 'body exceeds the size limit' },
   HERALD_ERR_RATE_LIMITED: { status: 429, closeCode: 1008, message: 'too many requests' },
+  HERALD_ERR_REQUEST_ABORTED: { status: 400, message: 'the request ended before its body was complete' },
   HERALD_ERR_TOO_MANY_SESSIONS: { status: 503, message: 'session limit reached' },
   HERALD_ERR_TOO_MANY_JOBS: { status: 503, message: 'running-jobs limit of this node reached' },
   HERALD_ERR_JOB_REPORT_TIMEOUT: { status: 504, message: 'no report from the job\'s worker in time' },

@@ -65,6 +65,7 @@ export interface ClientInfo {
 }
 
 const DEMO_PAGE = new URL('../demo/index.html', import.meta.url)
+const DEMO_ICON = new URL('../demo/favicon.svg', import.meta.url)
 
 /**
  * The composition root: configuration → diagnostics (logs, metrics) → broker → hub → core →
@@ -296,6 +297,12 @@ export class Herald {
       r.add('GET', '/', (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' })
         res.end(page)
+      })
+      // Browsers ask every site for /favicon.ico; the demo page names it too (a 404 on each load otherwise).
+      const icon = readFileSync(DEMO_ICON)
+      r.add('GET', '/favicon.ico', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=86400' })
+        res.end(icon)
       })
     }
     addClientBundleRoute(r)

@@ -41,7 +41,9 @@ export function readBody(req: HttpRequest, maxBytes: number): Promise<Buffer> {
       else resolve(body)
     })
     req.once('error', (err) => {
-      if (!failed) reject(err)
+      // The client reset the connection mid-body, or the parser refused the rest of it (a bad
+      // chunk; answered 400 by the server's clientError): the client's doing, not a failure here.
+      if (!failed) reject(new HeraldError('HERALD_ERR_REQUEST_ABORTED', err.message, { cause: err }))
       failed = true
     })
   })

@@ -182,6 +182,14 @@ export class WebSocketTransport {
       // Echo the first supported subprotocol; browsers fail the handshake without the echo.
       handleProtocols: (offered) => SUPPORTED_PROTOCOLS.find((p) => offered.has(p)) ?? false,
     })
+    // ws's own handshake refusals (no or a bad Sec-WebSocket-Key, an unknown version, a method
+    // other than GET) would otherwise be answered unseen: logged and counted like Herald's.
+    this.wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => {
+      diagnostics.inputReject('HERALD_ERR_BAD_REQUEST', `websocket handshake refused: ${err.message}`, { remote: req.socket.remoteAddress })
+      if (req.method !== 'GET') abortHandshake(socket, 405, { allow: 'GET' })
+      // RFC 6455 §4.4: a version the server does not speak is answered with the ones it does.
+      else abortHandshake(socket, 400, /version/i.test(err.message) ? { 'sec-websocket-version': '13, 8' } : {})
+    })
   }
 
   /** Is permessage-deflate negotiated (`--ws-compression`)? */

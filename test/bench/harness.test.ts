@@ -15,12 +15,22 @@ test('bench harness: smallest fan-out against Herald prints a table with no lost
   t.plan(2 + 2 * TRANSPORTS.length)
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', 'fanout', '--smoke', '--servers', 'herald', '--transports', TRANSPORTS.join(',')], { cwd: ROOT, timeout: 110_000 })
+    // The first test of `npm test` and its longest: say what it does before its first result
+    // (the harness compiles src/ with tsc first, 20-60 s on 2 cores), and that it is alive.
+    const started = Date.now()
+    let said = started
+    const say = (line: string) => { said = Date.now(); process.stderr.write(`bench smoke: ${line}\n`) }
+    say(`npm run bench -- fanout --smoke (Herald, 20 subscribers, ${TRANSPORTS.join(', ')}): compiling src/, then two phases per transport`)
+    const heartbeat = setInterval(() => {
+      if (Date.now() - said >= 10_000) say(`still running (${Math.round((Date.now() - started) / 1000)} s)`)
+    }, 2_000)
+    child.once('exit', () => clearInterval(heartbeat))
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk
       // The run's progress lines, live, so a long first test does not look hung.
-      for (const line of chunk.split('\n')) if (/^(\[|==)/.test(line.trim())) process.stderr.write(`bench smoke: ${line.trim()}\n`)
+      for (const line of chunk.split('\n')) if (/^(\[|==)/.test(line.trim())) say(line.trim())
     })
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
     child.on('error', reject)

@@ -27,10 +27,16 @@ test('the demo page starts jobs and shows their progress live over WebSocket', a
   const page = await browser.newPage()
   const problems: string[] = []
   page.on('pageerror', (err) => problems.push(err.message))
-  // The page's own requests must all succeed (the browser's favicon probe may 404).
-  page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) problems.push(`${r.status()} ${r.url()}`) })
+  // Every response, the favicon included (the page carries its own icon, so none is asked for).
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`) })
   const res = await page.goto(`${h.url}/`)
   assert.equal(res?.status(), 200)
+  // The page's icon is served (browsers ask for one on every load).
+  const icon = await page.evaluate(async () => {
+    const res = await fetch((document.querySelector('link[rel="icon"]') as HTMLLinkElement).href)
+    return [res.status, res.headers.get('content-type')]
+  })
+  assert.deepEqual(icon, [200, 'image/svg+xml'])
   await page.locator('#status', { hasText: 'connected' }).waitFor({ timeout: 15_000 })
 
   await page.fill('#steps', '4')
