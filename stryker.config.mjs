@@ -1,0 +1,48 @@
+// StrykerJS: mutation testing of the core modules. Run it with `npm run mutation` (scripts/mutation.ts),
+// which runs this config once per folder (HERALD_MUTATION_FOLDER) and adds up the scores; see
+// docs/testing.md for the score, the run time and the survivors. Not in CI: it is slow on two cores.
+// @ts-check
+const folders = ['protocol', 'broker', 'core', 'hub', 'auth']
+const only = process.env.HERALD_MUTATION_FOLDER
+if (only !== undefined && !folders.includes(only)) throw new Error(`HERALD_MUTATION_FOLDER=${only}: expected one of ${folders.join(', ')}`)
+const name = only ?? 'all'
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  mutate: (only ? [only] : folders).map((folder) => `src/${folder}/**/*.ts`),
+  // The tap runner runs each test file as its own `node --import tsx` process (node:test prints TAP
+  // when its output is not a terminal) and records which files reach which mutant, so a mutant runs
+  // only the files that cover it. The files are the quick ones that exercise these folders; the
+  // browser, cluster, HTTP/2 and slow-reader files would make a run take hours (docs/testing.md).
+  testRunner: 'tap',
+  tap: {
+    testFiles: [
+      'test/unit/*.test.ts',
+      'test/catalog.test.ts',
+      'test/broker/*.test.ts',
+      'test/e2e/bad-input.test.ts',
+      'test/e2e/connection-auth.test.ts',
+      'test/e2e/publishing.test.ts',
+      'test/e2e/smoke.test.ts',
+    ],
+    nodeArgs: ['--import', 'tsx'],
+    forceBail: true,
+  },
+  coverageAnalysis: 'perTest',
+  // A static mutant (one in a module-level initialiser) would have to run every file; they are
+  // counted as ignored and listed in the report instead.
+  ignoreStatic: true,
+  // The machine has 2 cores and is shared; one test process at a time.
+  concurrency: 1,
+  // Reruns test only the mutants whose code or covering tests changed since the last run.
+  incremental: true,
+  incrementalFile: `reports/mutation/${name}.incremental.json`,
+  // On top of 1.5 × the covering files' time in the dry run: a Herald start and a few sockets.
+  timeoutMS: 10000,
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
+  htmlReporter: { fileName: `reports/mutation/${name}.html` },
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+}
