@@ -37,8 +37,9 @@ export default {
   // Reruns test only the mutants whose code or covering tests changed since the last run.
   incremental: true,
   incrementalFile: `reports/mutation/${name}.incremental.json`,
-  // On top of 1.5 × the covering files' time in the dry run: a Herald start and a few sockets.
-  timeoutMS: 10000,
+  // On top of 1.5 × the covering files' own time in the dry run. Tests wait on state with a 10 s
+  // deadline, so a mutant that stalls a test is cut short here and counted as a timeout (detected).
+  timeoutMS: 4000,
   reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
