@@ -28,7 +28,7 @@ class Recorder implements Subscriber {
 class FlakyBroker extends MemoryBroker {
   failSubscribe: Error | undefined
   failHistory: Error | undefined
-  override subscribe(stream: string): Promise<void> {
+  subscribeLater(stream: string): Promise<void> {
     const fail = this.failSubscribe
     this.failSubscribe = undefined
     return fail ? Promise.reject(fail) : Promise.resolve(super.subscribe(stream))
@@ -52,6 +52,7 @@ function setup() {
   const hub = new Hub((e) => {
     events = e
     broker = new FlakyBroker(e, { historyLimit: 10, historyTtlMs: 60_000 })
+    broker.subscribe = broker.subscribeLater as any
     brokers.push(broker)
     return broker
   }, diagnostics)
@@ -87,8 +88,8 @@ test('control messages reach every handler of their topic, in order; one that th
 test('a broker state change is published for operators with the broker\'s kind', () => {
   const { events, diagnostics } = setup()
   const states = observe<{ node: Diagnostics; kind: string; state: string; detail?: string }>('herald:broker:state', diagnostics)
-  events.stateChanged('disconnected', 'connection reset')
-  assert.deepEqual(states.map(({ kind, state, detail }) => ({ kind, state, detail })), [{ kind: 'memory', state: 'disconnected', detail: 'connection reset' }])
+  events.stateChanged!('down', 'connection reset')
+  assert.deepEqual(states.map(({ kind, state, detail }) => ({ kind, state, detail })), [{ kind: 'memory', state: 'down', detail: 'connection reset' }])
 })
 
 test('a batch counts every publication in it', async () => {
@@ -145,7 +146,7 @@ test('after a broker reconnect, a history query that fails is reported and the s
   const r = new Recorder('s', 'A')
   await hub.subscribe(r)
   broker.failHistory = new Error('history down')
-  events.resubscribed()
+  events.resubscribed!()
   await until(() => errors.length > 0, 'the failure reported')
   assert.equal(errors[0].op, 'history after reconnect')
   assert.deepEqual(r.tops, [])
