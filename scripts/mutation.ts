@@ -13,14 +13,15 @@ const root = new URL('..', import.meta.url).pathname
 const folders = ['protocol', 'broker', 'core', 'hub', 'auth'] as const
 const say = (line: string) => process.stderr.write(`mutation: ${line}\n`)
 
-type Counts = Record<'killed' | 'timeout' | 'survived' | 'noCoverage' | 'ignored' | 'errors', number>
+type Counts = Record<'files' | 'killed' | 'timeout' | 'survived' | 'noCoverage' | 'ignored' | 'errors', number>
 
 function counts(folder: string): Counts | undefined {
   const path = join(root, 'reports/mutation', `${folder}.json`)
   if (!existsSync(path)) return undefined
   const report = JSON.parse(readFileSync(path, 'utf8')) as { files: Record<string, { mutants: { status: string }[] }> }
-  const c: Counts = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 }
+  const c: Counts = { files: 0, killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 }
   for (const file of Object.values(report.files)) {
+    c.files++
     for (const { status } of file.mutants) {
       if (status === 'Killed') c.killed++
       else if (status === 'Timeout') c.timeout++
@@ -33,6 +34,8 @@ function counts(folder: string): Counts | undefined {
   return c
 }
 
+// `files`: the files a folder's last run mutated (a run narrowed with Stryker's --mutate covers fewer).
+
 /** Stryker's score: detected (killed + timed out) over every valid mutant (ignored and errors left out). */
 function score(c: Counts): string {
   const valid = c.killed + c.timeout + c.survived + c.noCoverage
@@ -40,12 +43,12 @@ function score(c: Counts): string {
 }
 
 function table(names: readonly string[]): void {
-  const total: Counts = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 }
-  const rows: string[][] = [['folder', 'score', 'killed', 'timeout', 'survived', 'no coverage', 'ignored (static)', 'errors']]
+  const total: Counts = { files: 0, killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, errors: 0 }
+  const rows: string[][] = [['folder', 'score', 'files', 'killed', 'timeout', 'survived', 'no coverage', 'ignored (static)', 'errors']]
   for (const folder of names) {
     const c = counts(folder)
     if (!c) {
-      rows.push([`src/${folder}`, 'not run', '', '', '', '', '', ''])
+      rows.push([`src/${folder}`, 'not run', '', '', '', '', '', '', ''])
       continue
     }
     for (const key of Object.keys(total) as (keyof Counts)[]) total[key] += c[key]
