@@ -20,7 +20,7 @@ class Recorder implements Subscriber {
   readonly tops: StreamPosition[] = []
   constructor(readonly stream: string, readonly identifier: string) {}
   deliver(prepared: PreparedBroadcast): void { this.got.push(prepared) }
-  fail(): void {}
+  fail(_err: unknown): void {}
   checkTop(top: StreamPosition): void { this.tops.push(top) }
 }
 
@@ -83,6 +83,10 @@ test('control messages reach every handler of their topic, in order; one that th
   assert.equal(failures[0].where, 'control message on cancel')
   assert.match(String(failures[0].err), /handler broke/)
   await hub.notify('nobody-listens', 'x')
+  await hub.notify('cancel', 'job-2')
+  await until(() => got.length >= 4, 'the second round ran')
+  assert.deepEqual(got.slice(2), ['first job-2', 'third job-2'])
+  assert.equal(failures.length, 2, 'a topic without handlers runs nothing and fails nothing')
 })
 
 test('a broker state change is published for operators with the broker\'s kind', () => {
@@ -90,6 +94,22 @@ test('a broker state change is published for operators with the broker\'s kind',
   const states = observe<{ node: Diagnostics; kind: string; state: string; detail?: string }>('herald:broker:state', diagnostics)
   events.stateChanged!('down', 'connection reset')
   assert.deepEqual(states.map(({ kind, state, detail }) => ({ kind, state, detail })), [{ kind: 'memory', state: 'down', detail: 'connection reset' }])
+})
+
+test('after a broker reconnect, a subscriber whose check throws is failed alone; the others still hear the top', async () => {
+  const { hub, events } = setup()
+  const broken = new Recorder('s', 'A')
+  const failed: unknown[] = []
+  broken.checkTop = () => { throw new Error('check broke') }
+  broken.fail = (err) => { failed.push(err) }
+  const fine = new Recorder('s', 'A')
+  await hub.subscribe(broken)
+  await hub.subscribe(fine)
+  await hub.publish('s', 1)
+  events.resubscribed!()
+  await until(() => fine.tops.length > 0, 'the top reached the working subscriber')
+  assert.equal(fine.tops[0].offset, 1)
+  assert.match(String(failed[0]), /check broke/)
 })
 
 test('a batch counts every publication in it', async () => {
