@@ -4,7 +4,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'packages/*/dist/', '.bench-tmp/', 'demo/'] },
+  { ignores: ['dist/', 'node_modules/', 'packages/*/dist/', '.bench-tmp/', 'demo/', '.stryker-tmp/', 'reports/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
