@@ -73,7 +73,12 @@ export class NatsLog {
       }
     } catch (err) {
       if (!isStreamNotFound(err)) throw err
-      await this.jsm.streams.add(config)
+      try {
+        await this.jsm.streams.add(config)
+      } catch (addErr) {
+        // Nodes starting together: another one made it first (the server may say "subjects overlap").
+        await this.jsm.streams.info(n.historyStream).catch(() => Promise.reject(addErr))
+      }
     }
   }
 

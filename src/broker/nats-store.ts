@@ -67,7 +67,9 @@ export class NatsStore implements KeyValueStore {
   private open(): Promise<KV> {
     const nc = this.connection()
     if (!nc) return Promise.reject(new Error('not started'))
-    this.bucket ??= new Kvm(nc).create(this.name, { ttl: Math.max(1, Math.round(this.ttlMs)), history: 1 })
+    const create = () => new Kvm(nc).create(this.name, { ttl: Math.max(1, Math.round(this.ttlMs)), history: 1 })
+    // Nodes starting together race to make the bucket; the loser's second try finds it made.
+    this.bucket ??= create().catch(create)
     this.bucket.catch(() => { this.bucket = undefined })
     return this.bucket
   }

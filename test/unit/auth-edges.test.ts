@@ -16,18 +16,18 @@ const signedRaw = (payload: string, secret: string) => {
   return `${head}.${body}.${createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url')}`
 }
 
-test('signJwt makes an HS256 JWT that verifyJwt accepts with its claims, and nothing else signed', () => {
+test('signJwt makes an HS256 JWT that verifyJwt accepts with its claims, and nothing else signed', async () => {
   const token = signJwt({ sub: 'user-1', ext: '{"room":7}' }, 'k')
   const [head, body] = token.split('.')
   assert.deepEqual(JSON.parse(Buffer.from(head, 'base64url').toString()), { alg: 'HS256', typ: 'JWT' })
   assert.deepEqual(JSON.parse(Buffer.from(body, 'base64url').toString()), { sub: 'user-1', ext: '{"room":7}' })
-  assert.deepEqual(verifyJwt(token, 'k'), { ok: true, claims: { sub: 'user-1', ext: '{"room":7}' } })
-  assert.deepEqual(verifyJwt(token, 'other'), { ok: false, why: 'bad signature' })
+  assert.deepEqual(await verifyJwt(token, 'k'), { ok: true, claims: { sub: 'user-1', ext: '{"room":7}' } })
+  assert.deepEqual(await verifyJwt(token, 'other'), { ok: false, why: 'bad signature' })
 })
 
-test('a correctly signed payload that is not a JSON object is refused', () => {
+test('a correctly signed payload that is not a JSON object is refused', async () => {
   for (const payload of ['[1]', '"text"', 'null', '7', 'true', 'not json']) {
-    assert.deepEqual(verifyJwt(signedRaw(payload, 'k'), 'k'), { ok: false, why: 'payload is not a JSON object' }, payload)
+    assert.deepEqual(await verifyJwt(signedRaw(payload, 'k'), 'k'), { ok: false, why: 'payload is not a JSON object' }, payload)
   }
 })
 

@@ -62,13 +62,13 @@ test('a client that keeps talking is not idle: it lives to its lifetime', async 
   assert.equal(wire.closedWith, Disconnects.lifetime)
 })
 
-test('the session limit counts connections and held requests; a client over it is refused until one leaves', () => {
+test('the session limit counts connections and held requests; a client over it is refused until one leaves', async () => {
   const t = setup({ maxSessions: 2 })
   const first = t.connect()
   assert.equal(t.core.canAccept(), true)
   t.connect()
   assert.equal(t.core.canAccept(), false)
-  assert.throws(() => t.core.admit({ url: new URL('http://test/'), headers: {}, remoteAddress: '127.0.0.1' }),
+  await assert.rejects(t.core.admit({ url: new URL('http://test/'), headers: {}, remoteAddress: '127.0.0.1' }),
     (err: any) => err.code === 'HERALD_ERR_TOO_MANY_SESSIONS')
   first.conn.disconnect(Disconnects.normal)
   assert.equal(t.core.canAccept(), true)
