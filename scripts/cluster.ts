@@ -24,9 +24,11 @@ const OWN = new Set(['broker', 'nodes', 'port', 'no-balancer'])
 // Everything else goes to the nodes as written.
 const passThrough: string[] = []
 for (const t of tokens ?? []) {
-  if (t.kind === 'option' && !OWN.has(t.name)) passThrough.push(t.rawName, ...(t.value !== undefined && !t.inlineValue ? [t.value] : []))
-  if (t.kind === 'option' && !OWN.has(t.name) && t.inlineValue) passThrough[passThrough.length - 1] = `${t.rawName}=${t.value}`
   if (t.kind === 'positional') passThrough.push(t.value)
+  else if (t.kind === 'option' && !OWN.has(t.name)) {
+    if (t.inlineValue) passThrough.push(`${t.rawName}=${t.value}`)
+    else passThrough.push(t.rawName, ...(t.value !== undefined ? [t.value] : []))
+  }
 }
 const broker = String(values.broker)
 if (broker !== 'redis' && broker !== 'nats') throw new Error('--broker is redis or nats')

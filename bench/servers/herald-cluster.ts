@@ -6,7 +6,7 @@ import { connect } from '@nats-io/transport-node'
 import { Redis } from 'ioredis'
 import type { ChildProcess } from 'node:child_process'
 import { BENCH_TMP, freePort, httpGet, spawnNode, stopChild, waitForPort, withChildren, type RunningServer, type ServerAdapter } from './server.js'
-import { build, clientSpec, metric, ROOT } from './herald.js'
+import { build, clientSpec, metric, publishTarget, ROOT } from './herald.js'
 
 export const REDIS_URL = process.env.HERALD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 export const NATS_URL = process.env.HERALD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
@@ -69,16 +69,8 @@ export function heraldCluster(shape: ClusterShape): ServerAdapter {
       return {
         pids,
         client: (t) => ({ ...clientSpec(t, ports[0]), ports }),
-        publish: {
-          port: ports[0],
-          maxBatch: 500,
-          request(list) {
-            const body = list.length === 1
-              ? `{"stream":${JSON.stringify(list[0].stream)},"data":${list[0].payload}}`
-              : `[${list.map((p) => `{"stream":${JSON.stringify(p.stream)},"data":${p.payload}}`).join(',')}]`
-            return `POST /_broadcast HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-          },
-        },
+        // The publisher posts to the first node; the others get its messages through the broker.
+        publish: publishTarget(ports[0]),
         // Every node's count (with --workers, one node's /metrics is already the sum of its workers).
         subscribers: async () => {
           let n = 0

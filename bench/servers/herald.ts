@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { ClientSpec } from '../driver/conn.js'
-import { ALL_TRANSPORTS, BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, splitTransport, stopChild, waitForPort, type BenchTransport, type H1Transport, type RunningServer, type ServerAdapter, type StartOptions } from './server.js'
+import { ALL_TRANSPORTS, BENCH_TMP, freePort, httpGet, probeHeap, spawnNode, splitTransport, stopChild, waitForPort, type BenchTransport, type H1Transport, type PublishTarget, type RunningServer, type ServerAdapter, type StartOptions } from './server.js'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const IDENTIFIER = (stream: string) => JSON.stringify({ channel: '$pubsub', stream_name: stream })
@@ -66,6 +66,20 @@ export function clientSpec(t: BenchTransport, port: number): ClientSpec {
   return h2 ? { ...spec, h2 } : spec
 }
 
+/** POST /_broadcast on `port`: one publication, or a JSON array of up to 500. */
+export function publishTarget(port: number): PublishTarget {
+  return {
+    port,
+    maxBatch: 500,
+    request(list) {
+      const body = list.length === 1
+        ? `{"stream":${JSON.stringify(list[0].stream)},"data":${list[0].payload}}`
+        : `[${list.map((p) => `{"stream":${JSON.stringify(p.stream)},"data":${p.payload}}`).join(',')}]`
+      return `POST /_broadcast HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    },
+  }
+}
+
 export const herald: ServerAdapter = {
   name: 'herald',
   transports: () => ALL_TRANSPORTS.filter(available),
@@ -85,16 +99,7 @@ export const herald: ServerAdapter = {
     return {
       pids: () => (child.pid ? [child.pid] : []),
       client: (t) => ({ ...clientSpec(t, port), ...(options.wsCompression ? { wsDeflate: true } : {}) }),
-      publish: {
-        port,
-        maxBatch: 500,
-        request(list) {
-          const body = list.length === 1
-            ? `{"stream":${JSON.stringify(list[0].stream)},"data":${list[0].payload}}`
-            : `[${list.map((p) => `{"stream":${JSON.stringify(p.stream)},"data":${p.payload}}`).join(',')}]`
-          return `POST /_broadcast HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-        },
-      },
+      publish: publishTarget(port),
       subscribers: async () => metric(await httpGet(port, '/metrics'), 'herald_subscriptions'),
       heapUsed: () => probeHeap(child, heapFile),
       stop: () => stopChild(child),

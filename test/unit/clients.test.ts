@@ -93,3 +93,20 @@ test('shutdown ends every connection with server_restart (come back later)', () 
   for (const w of wires) assert.equal(w.closedWith, Disconnects.shutdown)
   assert.equal(t.core.clients.size, 0)
 })
+
+// 0 means "never" for --inactivity-timeout and --max-lifetime: a limit set to 0 must not end a
+// connection, even while the other limit is on.
+
+test('--inactivity-timeout 0: a silent client is never idle; it is ended at its lifetime', async () => {
+  const t = setup({ inactivityTimeoutMs: 0, maxLifetimeMs: 300 })
+  const { wire } = t.connect({ bidirectional: true })
+  await until(() => wire.closedWith, 'closed')
+  assert.equal(wire.closedWith, Disconnects.lifetime)
+})
+
+test('--max-lifetime 0: a connection has no lifetime; a silent one is ended as idle', async () => {
+  const t = setup({ inactivityTimeoutMs: 300, maxLifetimeMs: 0 })
+  const { wire } = t.connect({ bidirectional: true })
+  await until(() => wire.closedWith, 'closed')
+  assert.equal(wire.closedWith, Disconnects.idle)
+})
