@@ -1,5 +1,5 @@
 import { DriverPool } from './lib/driver-pool.js'
-import { cpuSample, groupCpu, groupRss, groupWritten, stealPercent, cpuSeconds } from './lib/proc.js'
+import { cpuSample, groupCpu, groupRss, groupWritten, groupWriteCalls, stealPercent, cpuSeconds } from './lib/proc.js'
 import { Publisher, type PayloadKind } from './lib/publisher.js'
 import { latency, sum, type Figures } from './lib/stats.js'
 import { sleep, type BenchTransport, type RunningServer, type ServerAdapter, type StartOptions } from './servers/server.js'
@@ -97,6 +97,7 @@ async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, pla
   const driverPids = driver.pids()
   const cpu0 = groupCpu(serverPids)
   const w0 = groupWritten(serverPids)
+  const sc0 = groupWriteCalls(serverPids)
   const d0 = driverPids.map(cpuSeconds)
   const self0 = process.cpuUsage()
   const steal0 = cpuSample()
@@ -148,6 +149,7 @@ async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, pla
   const tEnd = Math.max(lastDeliveryAt, t0 + 1)
   const cpu1 = groupCpu(serverPids)
   const w1 = groupWritten(serverPids)
+  const sc1 = groupWriteCalls(serverPids)
   const d1 = driverPids.map(cpuSeconds)
   const self1 = process.cpuUsage(self0)
   const steal1 = cpuSample()
@@ -174,6 +176,7 @@ async function phase(srv: RunningServer, driver: DriverPool, pub: Publisher, pla
     serverCpuPct: (100 * (cpu1 - cpu0)) / span,
     cpuPerDeliveryUs: delivered > 0 ? ((cpu1 - cpu0) * 1e6) / delivered : NaN,
     wireBytesPerDelivery: delivered > 0 && w1 > 0 ? (w1 - w0) / delivered : NaN,
+    writesPerDelivery: delivered > 0 && sc1 > 0 ? (sc1 - sc0) / delivered : NaN,
     driverCpuPct: (100 * (driverCpu.reduce((a, b) => a + b, 0) + selfCpu)) / span,
     driverMaxPct: (100 * Math.max(selfCpu, ...driverCpu)) / span,
     stealPct: stealPercent(steal0, steal1),
@@ -252,7 +255,7 @@ export async function fanout(adapter: ServerAdapter, transport: BenchTransport, 
       const window = Math.min(50, Math.max(3, Math.ceil(40_000 / N)))
       const flat = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'flat', window, messages, seconds: opts.flatMaxSeconds })
       rows.push({ scenario: 'fanout', server: adapter.name, transport, size: N, phase: 'flat out', figures: flat })
-      log(`  ${adapter.name}/${transport} N=${N} flat out: ${Math.round(flat.deliveriesPerSec)} deliveries/s, server ${flat.cpuPerDeliveryUs.toFixed(1)} µs/delivery, driver ${flat.driverCpuPct.toFixed(0)}%, lost ${flat.lost} dup ${flat.dup} reorder ${flat.reorder}`)
+      log(`  ${adapter.name}/${transport} N=${N} flat out: ${Math.round(flat.deliveriesPerSec)} deliveries/s, server ${flat.cpuPerDeliveryUs.toFixed(1)} µs/delivery, ${flat.writesPerDelivery?.toFixed(2)} writes/delivery, driver ${flat.driverCpuPct.toFixed(0)}%, lost ${flat.lost} dup ${flat.dup} reorder ${flat.reorder}`)
     }
   } finally {
     await close(s)

@@ -79,6 +79,22 @@ export function groupWritten(pids: readonly number[]): number {
   return s
 }
 
+/** Write-family syscalls a process made (`syscw` of /proc/<pid>/io), or 0 when unreadable. */
+export function writeCalls(pid: number): number {
+  try {
+    const m = /^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+    return m ? Number(m[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+export function groupWriteCalls(pids: readonly number[]): number {
+  let s = 0
+  for (const p of pids) s += writeCalls(p)
+  return s
+}
+
 export function groupRss(pids: readonly number[]): number {
   let s = 0
   for (const p of pids) s += rssBytes(p)

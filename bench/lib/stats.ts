@@ -20,6 +20,8 @@ export interface Figures {
   cpuPerDeliveryUs: number
   /** Bytes the server wrote (all sockets, from /proc/<pid>/io) per delivered message. */
   wireBytesPerDelivery?: number
+  /** Write syscalls the server made (/proc/<pid>/io) per delivered message: how well writes batch. */
+  writesPerDelivery?: number
   /** Driver CPU: all its processes together, and the busiest one, in % of one core. */
   driverCpuPct: number
   driverMaxPct: number

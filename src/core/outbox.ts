@@ -42,6 +42,22 @@ function advanceTurn(): void {
 }
 
 /**
+ * Quiet outboxes that got a frame in the code now running. They write in a microtask rather than
+ * inside push, still before the event loop moves on (no added latency), so the frames one
+ * callback hands a socket go out in one write: a POST's batch of messages, or the several
+ * messages one chunk from the Redis subscriber connection carries (bench cluster: writes per
+ * delivery 0.46 on Redis against 0.29 on the memory broker before this).
+ */
+const quiet: Outbox[] = []
+let quietScheduled = false
+
+function flushQuiet(): void {
+  quietScheduled = false
+  for (let i = 0; i < quiet.length; i++) quiet[i].flush()
+  quiet.length = 0
+}
+
+/**
  * Hands a single frame to Wire.write without allocating: the common fan-out case is one
  * broadcast per socket per turn (bench fanout), and sessions only read the array during the call.
  */
@@ -52,9 +68,9 @@ export interface OutboxOwner {
 }
 
 /**
- * One client's queue of outgoing frames with a byte budget. A quiet outbox writes a frame at once;
- * frames that follow it in the same turn, and every frame while frames keep coming turn after
- * turn, go out together on the next setImmediate (see `turn`).
+ * One client's queue of outgoing frames with a byte budget. A quiet outbox writes what the running
+ * code gave it in a microtask; frames that follow in the same turn, and every frame while frames
+ * keep coming turn after turn, go out together on the next setImmediate (see `turn`).
  * Honours backpressure: after a
  * `write` that returns false nothing more is written until the session drains, and frames that
  * pile up meanwhile go out as one batch. Over budget, the owner is told once (→ too_slow).
@@ -105,10 +121,16 @@ export class Outbox {
       this.schedule()
       return
     }
-    // Quiet: write now (with any lazy frame waiting), and batch what follows in this turn.
+    // Quiet: write once the running code is done (with any lazy frame waiting), and batch what
+    // follows in this turn.
     this.wroteInTurn = turn
+    this.scheduled = true
+    quiet.push(this)
+    if (!quietScheduled) {
+      quietScheduled = true
+      queueMicrotask(flushQuiet)
+    }
     scheduleFlush()
-    this.flush()
   }
 
   /**
