@@ -3,10 +3,12 @@
  * Nchan, same driver and workload. `npm run bench -- --help` lists the options.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
-import { churn, compression, everyday, fanout, idle, jobs, type Options, type Row } from './scenarios.js'
+import { churn, compression, everyday, fanout, idle, jobs, jobsBudget, type Options, type Row } from './scenarios.js'
 import { cpuSample, stealPercent } from './lib/proc.js'
-import { renderReport, renderTables } from './report.js'
+import { machine, renderReport, renderTables, shortMachine, type ReportInput } from './report.js'
+import { renderPlots } from './report-summary.js'
 import { soakSection, withSoakSection } from './lib/soak-report.js'
 import { buildClient, sizeLine } from '../scripts/build-client.js'
 import { herald } from './servers/herald.js'
@@ -102,15 +104,24 @@ const repeats = Number(values.repeats ?? (smoke ? 1 : 2))
 const jobsRepeats = Number(values['jobs-repeats'] ?? 1)
 const h2Repeats = Number(values['h2-repeats'] ?? 1)
 
+/** The Markdown report, its plots next to it (<report>-latency.svg, …), and the soak's section kept as it was (its own run's). */
+function writeReport(path: string, input: ReportInput): void {
+  const base = path.replace(/\.md$/, '')
+  const plots = renderPlots(input.rows).map(([suffix, svg]) => {
+    writeFileSync(`${base}-${suffix}.svg`, svg)
+    return `${basename(base)}-${suffix}.svg`
+  })
+  writeFileSync(path, withSoakSection(renderReport(input, plots), existsSync(path) ? soakSection(readFileSync(path, 'utf8')) : undefined))
+}
+
 // Ctrl-C or a kill: exit normally so the servers and driver processes started are stopped too.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130))
 
 if (values['from-json']) {
   // Re-render only (e.g. after editing bench/report-notes.md): same tables, same figures.
   // JSON turned NaN ("not measured") into null: turn it back.
-  const saved = JSON.parse(readFileSync(values['from-json'], 'utf8'), (_k, v: unknown) => (v === null ? NaN : v)) as Parameters<typeof renderReport>[0]
-  const target = values.report ?? 'docs/benchmarks.md'
-  writeFileSync(target, withSoakSection(renderReport(saved), existsSync(target) ? soakSection(readFileSync(target, 'utf8')) : undefined))
+  const saved = JSON.parse(readFileSync(values['from-json'], 'utf8'), (_k, v: unknown) => (v === null ? NaN : v)) as ReportInput
+  writeReport(values.report ?? 'docs/benchmarks.md', saved)
   process.exit(0)
 }
 
@@ -184,6 +195,17 @@ for (let rep = 1; rep <= repeats; rep++) {
   }
 }
 
+// The jobs cost budget: one more Herald jobs run under the CPU profiler (WebSocket, the smallest size).
+const heraldSrv = servers.find((srv) => srv.name === 'herald')
+if (scenarios.includes('jobs') && heraldSrv && wanted.includes('ws')) {
+  log('\n== jobs cost budget (Herald under --cpu-prof)')
+  try {
+    rows.push(await jobsBudget(heraldSrv, 'ws', opts.jobs[0]!, opts, log))
+  } catch (err) {
+    skipped.push(`herald/ws jobs cost budget failed: ${(err as Error).message}`)
+  }
+}
+
 const elapsed = (Date.now() - started) / 1000
 const steal = stealPercent(steal0, cpuSample())
 const tables = renderTables(rows)
@@ -191,11 +213,9 @@ log(`\n${tables}`)
 if (skipped.length) log(`Skipped or failed:\n${skipped.map((s) => `- ${s}`).join('\n')}\n`)
 log(`Whole run: ${elapsed.toFixed(0)} s, host steal ${steal.toFixed(1)}% of all CPU time.`)
 if (values.report) {
-  const input = { rows, skipped, elapsedSec: elapsed, stealPct: steal, argv: process.argv.slice(2), repeats, jobsRepeats: Math.min(repeats, jobsRepeats), h2Repeats: Math.min(repeats, h2Repeats), opts, finishedAt: new Date().toISOString() }
+  const input = { rows, skipped, elapsedSec: elapsed, stealPct: steal, argv: process.argv.slice(2), repeats, jobsRepeats: Math.min(repeats, jobsRepeats), h2Repeats: Math.min(repeats, h2Repeats), opts, finishedAt: new Date().toISOString(), machine: machine(), machineShort: shortMachine() }
   writeFileSync(values.report.replace(/\.md$/, '') + '.json', JSON.stringify(input))
-  // The soak's section (npm run bench -- soak --report) is its own run's: kept as it was.
-  const soak = existsSync(values.report) ? soakSection(readFileSync(values.report, 'utf8')) : undefined
-  writeFileSync(values.report, withSoakSection(renderReport(input), soak))
+  writeReport(values.report, input)
   log(`Report written to ${values.report}`)
 }
 process.exit(0)

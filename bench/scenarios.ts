@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { costByStep, monotonicUs, STEPS } from './lib/cost-budget.js'
 import { DriverPool } from './lib/driver-pool.js'
 import { cpuSample, groupCpu, groupRss, groupWritten, groupWriteCalls, stealPercent, cpuSeconds } from './lib/proc.js'
 import { Publisher, type PayloadKind } from './lib/publisher.js'
@@ -43,6 +46,8 @@ export interface Row {
   figures?: Figures
   idle?: IdleFigures
   note?: string
+  /** Jobs cost budget (Herald, profiled run): server CPU µs per publication by step of the publish path. */
+  budget?: Record<string, number>
 }
 
 export interface IdleFigures {
@@ -351,6 +356,47 @@ export async function jobs(adapter: ServerAdapter, transport: BenchTransport, si
     await close(s)
   }
   return rows
+}
+
+/**
+ * The jobs scenario once more with the server under V8's CPU profiler (`--cpu-prof`), its samples
+ * cut to the measured phase and charged to the steps of the publish path (lib/cost-budget.ts):
+ * CPU µs per publication by step. A run of its own because the profiler costs a few percent.
+ */
+export async function jobsBudget(adapter: ServerAdapter, transport: BenchTransport, K: number, opts: Options, log: (s: string) => void): Promise<Row> {
+  const dir = mkdtempSync('/tmp/herald-bench-prof-')
+  const streamOf = (i: number) => `budget-${runId}-${adapter.name}-${transport}-${i}`
+  const saved = process.env.BENCH_CPU_PROF
+  process.env.BENCH_CPU_PROF = dir
+  let s: Session
+  try {
+    s = await open(adapter, K, 4, opts)
+  } finally {
+    if (saved === undefined) delete process.env.BENCH_CPU_PROF
+    else process.env.BENCH_CPU_PROF = saved
+  }
+  let f: Figures, from: number, to: number
+  try {
+    const g = await grow(s, transport, K, streamOf)
+    if (g.note) throw new Error(g.note)
+    from = monotonicUs()
+    f = await phase(s.srv, s.driver, s.pub, { streams: Array.from({ length: K }, (_, i) => streamOf(i)), perStream: 1, mode: 'rate', rate: 10, seconds: opts.jobsSeconds })
+    to = monotonicUs()
+  } finally {
+    await close(s)
+  }
+  try {
+    const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'))
+    if (!file) throw new Error('the server wrote no CPU profile')
+    const cost = costByStep(join(dir, file), from, to)
+    const budget: Record<string, number> = {}
+    for (const step of STEPS) budget[step] = cost.get(step)! / f.published
+    const total = Object.values(budget).reduce((a, b) => a + b, 0)
+    log(`  ${adapter.name}/${transport} K=${K} budget: ${total.toFixed(1)} µs/publication (${f.published} publications), ${STEPS.map((st) => `${st.split(' ')[0]} ${budget[st]!.toFixed(1)}`).join(', ')}`)
+    return { scenario: 'jobs', server: adapter.name, transport, size: K, phase: 'budget', figures: f, budget }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /**
