@@ -5,6 +5,7 @@
 // (10 msg/s for latency, then flat out) and jobs (K streams, 10 msg/s each); then each broker's
 // publish throughput and round trips per publication. Uses the Redis and NATS that `npm test`
 // uses, under a prefix of its own, removed at the end. Not part of CI.
+import os from 'node:os'
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { measureBrokers, type BrokerFigures } from './brokers.js'
@@ -116,7 +117,9 @@ const redisRatio = flatOf('redis ×1') / flatOf(base)
 const threeRatio = flatOf('redis ×3 nodes') / flatOf('redis ×1')
 const targets = table(['target', 'measured', ''], [
   [`Redis-backed node ≥ 0.8× the memory node's deliveries/s at ${N}`, ratio(flatOf('redis ×1'), flatOf(base)), verdict(redisRatio >= 0.8)],
-  ['3 nodes on Redis ≥ 2× one Redis node', ratio(flatOf('redis ×3 nodes'), flatOf('redis ×1')), verdict(threeRatio >= 2)],
+  // Three nodes can only scale with a core each: with fewer cores than nodes + driver + broker the
+  // row measures how they share the cores, which the verdict says rather than hides.
+  ['3 nodes on Redis ≥ 2× one Redis node', ratio(flatOf('redis ×3 nodes'), flatOf('redis ×1')), `${verdict(threeRatio >= 2)}${threeRatio < 2 && os.cpus().length < 5 ? ` (${os.cpus().length} cores for 3 nodes, the driver and Redis: see cluster.md)` : ''}`],
   ['zero loss, duplicates and reorders in every row', lossFree ? 'none' : 'see the tables', verdict(lossFree)],
 ])
 
