@@ -20,6 +20,8 @@ import { ALL_TRANSPORTS, splitTransport, type BenchTransport, type ServerAdapter
 if (process.argv[2] === 'jobs-bullmq') await import('./jobs-bullmq.js')
 // The same for cluster shapes (brokers, several nodes, --workers): bench/cluster.ts.
 if (process.argv[2] === 'cluster') await import('./cluster.js')
+// Many connections on one machine (bench/many.ts): --workers on Redis, 50,000 WebSockets.
+if (process.argv[2] === 'many') await import('./many.js')
 // The soak (bench/soak.ts): long churn against one Herald, memory sampled each minute.
 if (process.argv[2] === 'soak') await import('./soak.js')
 
@@ -30,6 +32,7 @@ type Scenario = (typeof SCENARIOS)[number]
 const HELP = `npm run bench -- [scenario ...] [options]
 
 scenarios: ${SCENARIOS.join(', ')} (default: all); jobs-bullmq alone (options: bench/jobs-bullmq.ts); cluster alone (bench/cluster.ts)
+  many alone: npm run bench -- many [--connections 50000] [--workers 3] [--seconds 3] [--report docs/benchmarks-many.md]
   soak alone: npm run bench -- soak [--minutes 30] [--connections 3000] [--sample-seconds 60] [--report docs/benchmarks.md]
   --servers herald,ws,socket.io,nchan   servers to run (default: all)
   --transports ws,sse,ndjson,long-poll  transports to run (default: all each server has); the

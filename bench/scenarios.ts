@@ -221,12 +221,12 @@ async function close(s: Session): Promise<void> {
 }
 
 /** Adds connections up to `total` (all on `streamOf(i)`) and waits until the server has them all. */
-async function grow(s: Session, transport: BenchTransport, total: number, streamOf: (i: number) => string): Promise<{ note?: string; seconds: number }> {
+async function grow(s: Session, transport: BenchTransport, total: number, streamOf: (i: number) => string, subscribeTimeoutMs = 30_000): Promise<{ note?: string; seconds: number }> {
   const streams = Array.from({ length: total - s.connected }, (_, k) => streamOf(s.connected + k))
   const t0 = performance.now()
   const res = await s.driver.connect(s.srv.client(transport), streams, 512)
   const tOpen = performance.now()
-  const subscribed = await waitSubscribed(s.srv, total)
+  const subscribed = await waitSubscribed(s.srv, total, subscribeTimeoutMs)
   if (process.env.BENCH_DEBUG) process.stderr.write(`connect ${streams.length}: opened in ${((tOpen - t0) / 1000).toFixed(2)} s, subscribed after ${((performance.now() - tOpen) / 1000).toFixed(2)} s more\n`)
   const seconds = (performance.now() - t0) / 1000
   s.connected = total
@@ -396,6 +396,40 @@ export async function jobsBudget(adapter: ServerAdapter, transport: BenchTranspo
     return { scenario: 'jobs', server: adapter.name, transport, size: K, phase: 'budget', figures: f, budget }
   } finally {
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** What `many` measured: memory and connect time for N connections, then fan-out to all of them. */
+export interface ManyFigures {
+  connections: number
+  rssBase: number
+  rssPerConn: number
+  connectSeconds: number
+  figures?: Figures
+  note?: string
+}
+
+/**
+ * Many connections on one machine: N WebSockets on one stream (the driver spread over several
+ * processes and loopback source addresses), RSS per connection over all the server's processes
+ * and the time until every subscription is counted, then 10 msg/s to all of them.
+ */
+export async function many(adapter: ServerAdapter, N: number, opts: Options, log: (s: string) => void): Promise<ManyFigures> {
+  const stream = `many-${runId}`
+  const s = await open(adapter, N, 1, opts)
+  try {
+    await sleep(500)
+    const rssBase = groupRss(s.srv.pids())
+    const g = await grow(s, 'ws', N, () => stream, 300_000)
+    await sleep(1000)
+    const rssPerConn = (groupRss(s.srv.pids()) - rssBase) / N
+    log(`  ${adapter.name} N=${N}: connected in ${g.seconds.toFixed(1)} s, RSS ${(rssPerConn / 1024).toFixed(1)} KiB/conn${g.note ? ` (${g.note})` : ''}`)
+    if (g.note) return { connections: N, rssBase, rssPerConn, connectSeconds: g.seconds, note: g.note }
+    const f = await phase(s.srv, s.driver, s.pub, { streams: [stream], perStream: N, mode: 'rate', rate: 10, seconds: opts.rateSeconds })
+    log(`  ${adapter.name} N=${N} 10 msg/s: p50 ${f.p50.toFixed(1)} p99 ${f.p99.toFixed(1)} ms, ${Math.round(f.deliveriesPerSec)} deliveries/s, server ${f.cpuPerDeliveryUs.toFixed(1)} µs/delivery, driver ${f.driverCpuPct.toFixed(0)}%, lost ${f.lost} dup ${f.dup} reorder ${f.reorder}`)
+    return { connections: N, rssBase, rssPerConn, connectSeconds: g.seconds, figures: f }
+  } finally {
+    await close(s)
   }
 }
 
