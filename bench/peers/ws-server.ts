@@ -119,3 +119,6 @@ if (h2Port) {
   })
   h2.listen({ host: '127.0.0.1', port: h2Port, backlog: 4096 })
 }
+
+// Exit on SIGTERM (the bench's stop) rather than die of it, so BENCH_CPU_PROF's --cpu-prof can write its profile.
+process.on('SIGTERM', () => process.exit(0))

@@ -54,7 +54,7 @@ export function makeStreamImmortal(stream: ServerHttp2Stream): boolean {
     state.session.setTimeout(0)
     state.lastPingAt = Date.now()
   }
-  stream.once('close', onImmortalStreamClose)
+  stream.on('close', onImmortalStreamClose) // fires once; `on` holds no per-stream wrapper
   return true
 }
 
@@ -93,7 +93,7 @@ export function makeImmortal(req: HttpRequest): void {
     makeStreamImmortal(stream)
     return
   }
-  stream.once('end', onHalfClosed)
+  stream.on('end', onHalfClosed)
   // Nobody reads a GET's (empty) body; flowing lets its END_STREAM be seen.
   if (req.method === 'GET' || req.method === 'HEAD') req.resume()
 }

@@ -23,8 +23,9 @@ export function limitRequestTime(stream: ServerHttp2Stream, timeoutMs: number, d
   timed[kDiagnostics] = diagnostics
   timed[kTimer] = setTimeout(onRequestTimeout, timeoutMs, timed)
   timed[kTimer].unref()
-  stream.once('end', clearRequestTimer)
-  stream.once('close', clearRequestTimer)
+  // Each fires once and clearing is idempotent: `on` holds no per-stream once-wrapper.
+  stream.on('end', clearRequestTimer)
+  stream.on('close', clearRequestTimer)
 }
 
 function clearRequestTimer(this: TimedStream): void {

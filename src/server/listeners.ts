@@ -267,7 +267,9 @@ export class Listener {
   private track(socket: TrackedSocket): void {
     this.sockets.add(socket)
     socket[kListener] = this
-    socket.once('close', onTrackedClose)
+    // 'close' fires once: `on` with a module-level function holds nothing per connection, where
+    // `once` holds a wrapper and its state (bench idle ws-h2: heap per connection).
+    socket.on('close', onTrackedClose)
   }
 
   private onSession(session: Http2Session): void {
@@ -282,8 +284,11 @@ export class Listener {
     }
     setSessionState(session, state)
     this.sessions.add(state)
-    session.once('close', onSessionClose)
-    if (state.idleMs > 0) session.setTimeout(state.idleMs, onSessionIdle)
+    session.on('close', onSessionClose)
+    if (state.idleMs > 0) {
+      session.on('timeout', onSessionIdle)
+      session.setTimeout(state.idleMs)
+    }
   }
 
   /**

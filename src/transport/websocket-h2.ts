@@ -174,7 +174,7 @@ function openWebSocket(
   // RFC 8441 §5: a 2xx answers the CONNECT and the stream carries WebSocket frames from here on.
   stream.respond({ ':status': 200, ...headers })
   const ws = serverWebSocket(deps.ws.wss, stream, chosen, deflate?.extensions)
-  stream.once('finish', onWebSocketStreamFinish)
+  stream.on('finish', onWebSocketStreamFinish) // fires once; `on` holds no per-stream wrapper
   // A WebSocket has its own pings; like an upgraded HTTP/1.1 socket it outlives the idle timeouts.
   makeStreamImmortal(stream)
   deps.ws.attach(ws, stream, 'ws-h2', '2', request, denied)
