@@ -1,7 +1,7 @@
 // The report's first screen: for each scenario, Herald's figure, each peer's, the ratio and
 // whether the target is met; and the plots linked from it. Everything here reads the same rows
 // as the tables (medians over repeats), so the summary cannot disagree with them.
-import type { Row } from './scenarios.js'
+import type { ManyFigures, Row } from './scenarios.js'
 import { figs, find, groups, SERVER_ORDER, type Group } from './lib/groups.js'
 import { fmt, median, type Figures } from './lib/stats.js'
 import { lineChart, type Series } from './lib/svg-chart.js'
@@ -106,11 +106,30 @@ export interface SummaryInput {
   stealPct: number
   elapsedSec: number
   machine: string
+  /** `npm run bench -- many`'s last run (its own report), when there is one. */
+  many?: ManySaved
+}
+
+/** What bench/many.ts saves next to its report. */
+export interface ManySaved extends ManyFigures {
+  workers: number
+  finishedAt: string
 }
 
 /** The one-screen summary that opens docs/benchmarks.md. */
 export function renderSummary(r: SummaryInput, plots: string[]): string {
   const ls = lines(r.rows)
+  const m = r.many
+  // Herald alone (the peers are one process each, under the same open-file limit): its own run.
+  const held = m ? !m.note && m.figures !== undefined && m.figures.lost === 0 && m.figures.dup === 0 && m.figures.reorder === 0 : undefined
+  ls.splice(ls.length - 1, 0, {
+    scenario: m ? `${fmt(m.connections)} WebSockets, \`--workers ${m.workers}\` ([its run](benchmarks-many.md), ${m.finishedAt.slice(0, 10)})` : '50k WebSockets, `--workers` (`npm run bench -- many`)',
+    figure: m?.figures ? `RSS KiB/conn; connect s; p99 ms at 10 msg/s: ${(m.rssPerConn / 1024).toFixed(1)}; ${m.connectSeconds.toFixed(0)}; ${fmt(m.figures.p99)}` : 'held, RSS/conn, connect time, p99',
+    herald: m ? m.connections : NaN,
+    peers: {},
+    target: 'all held, every message delivered once',
+    met: held,
+  })
   const verdict = (m: boolean | undefined) => (m === undefined ? 'not measured' : m ? 'met' : '**missed**')
   const table = [
     `| scenario | figure | Herald | ${PEERS.map((p) => `${PEER_NAMES[p]} (Herald ÷ it)`).join(' | ')} | target | |`,

@@ -4,7 +4,7 @@ import os from 'node:os'
 import type { Options, Row } from './scenarios.js'
 import { figs, find, groups, type Group } from './lib/groups.js'
 import { fmt, median, range, type Figures } from './lib/stats.js'
-import { renderSummary } from './report-summary.js'
+import { renderSummary, type ManySaved } from './report-summary.js'
 
 const errs = (gs: (Group | undefined)[]) => {
   let lost = 0, dup = 0, reorder = 0, ended = 0
@@ -252,7 +252,7 @@ export interface ReportInput {
 }
 
 /** docs/benchmarks.md: regenerated whole by `npm run bench -- --report docs/benchmarks.md`. */
-export function renderReport(r: ReportInput, plots: string[] = []): string {
+export function renderReport(r: ReportInput, plots: string[] = [], many?: ManySaved): string {
   const notesFile = new URL('./report-notes.md', import.meta.url)
   const notesText = existsSync(notesFile) ? readFileSync(notesFile, 'utf8').trim() : ''
   const o = r.opts
@@ -264,7 +264,7 @@ by hand: the text after the tables comes from \`bench/report-notes.md\` (re-rend
 
 ## Summary
 
-${renderSummary({ rows: r.rows, stealPct: r.stealPct, elapsedSec: r.elapsedSec, machine: r.machineShort ?? 'machine not recorded' }, plots)}
+${renderSummary({ rows: r.rows, stealPct: r.stealPct, elapsedSec: r.elapsedSec, machine: r.machineShort ?? 'machine not recorded', many }, plots)}
 ## Machine
 
 ${r.machine ?? '- not recorded in this run\'s JSON'}

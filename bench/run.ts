@@ -3,12 +3,12 @@
  * Nchan, same driver and workload. `npm run bench -- --help` lists the options.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { basename } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { churn, compression, everyday, fanout, idle, jobs, jobsBudget, type Options, type Row } from './scenarios.js'
 import { cpuSample, stealPercent } from './lib/proc.js'
 import { machine, renderReport, renderTables, shortMachine, type ReportInput } from './report.js'
-import { renderPlots } from './report-summary.js'
+import { renderPlots, type ManySaved } from './report-summary.js'
 import { soakSection, withSoakSection } from './lib/soak-report.js'
 import { buildClient, sizeLine } from '../scripts/build-client.js'
 import { herald } from './servers/herald.js'
@@ -114,7 +114,9 @@ function writeReport(path: string, input: ReportInput): void {
     writeFileSync(`${base}-${suffix}.svg`, svg)
     return `${basename(base)}-${suffix}.svg`
   })
-  writeFileSync(path, withSoakSection(renderReport(input, plots), existsSync(path) ? soakSection(readFileSync(path, 'utf8')) : undefined))
+  const manyFile = `${dirname(path)}/benchmarks-many.json`
+  const many = existsSync(manyFile) ? (JSON.parse(readFileSync(manyFile, 'utf8')) as ManySaved) : undefined
+  writeFileSync(path, withSoakSection(renderReport(input, plots, many), existsSync(path) ? soakSection(readFileSync(path, 'utf8')) : undefined))
 }
 
 // Ctrl-C or a kill: exit normally so the servers and driver processes started are stopped too.
