@@ -60,38 +60,30 @@ export function groupCpu(pids: readonly number[]): number {
   return s
 }
 
-/**
- * Bytes a process has handed to write-family syscalls (`wchar` of /proc/<pid>/io: sockets
- * included), or 0 when unreadable: a server's bytes on the wire, give or take its log lines.
- */
-export function writtenBytes(pid: number): number {
+/** One counter of /proc/<pid>/io, or 0 when unreadable (the process is gone). */
+function ioCounter(pid: number, name: 'wchar' | 'syscw'): number {
   try {
-    const m = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+    const m = new RegExp(`^${name}: (\\d+)$`, 'm').exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
     return m ? Number(m[1]) : 0
   } catch {
     return 0
   }
 }
 
+/**
+ * Bytes the processes handed to write-family syscalls (`wchar`: sockets included): a server's
+ * bytes on the wire, give or take its log lines.
+ */
 export function groupWritten(pids: readonly number[]): number {
   let s = 0
-  for (const p of pids) s += writtenBytes(p)
+  for (const p of pids) s += ioCounter(p, 'wchar')
   return s
 }
 
-/** Write-family syscalls a process made (`syscw` of /proc/<pid>/io), or 0 when unreadable. */
-export function writeCalls(pid: number): number {
-  try {
-    const m = /^syscw: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
-    return m ? Number(m[1]) : 0
-  } catch {
-    return 0
-  }
-}
-
+/** Write-family syscalls the processes made (`syscw`): how well a server's writes batch. */
 export function groupWriteCalls(pids: readonly number[]): number {
   let s = 0
-  for (const p of pids) s += writeCalls(p)
+  for (const p of pids) s += ioCounter(p, 'syscw')
   return s
 }
 
