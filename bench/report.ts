@@ -288,6 +288,8 @@ npm run bench -- compression --servers herald,ws,socket.io --compression 1000 --
 npm run bench -- --help                                  # scenarios and options
 BENCH_CPU_PROF=/tmp/prof npm run bench -- fanout --servers herald --transports ws --subscribers 5000 --repeats 1
 npx tsx bench/lib/profile-top.ts /tmp/prof/<file>.cpuprofile          # hot spots by self time
+npx tsx bench/lib/profile-phase.ts /tmp/prof/<file>.cpuprofile publishBatch   # the measured phase only: syscalls, Node, Herald, GC
+npm run bench -- many --connections 50000 --workers 3 --report docs/benchmarks-many.md   # many connections with --workers (its row in the summary)
 BENCH_HEAP_SNAPSHOT=/tmp/snap npm run bench -- idle --servers herald --transports ws --idle 2000 --repeats 1
 npx tsx bench/lib/heap-top.ts <before>.heapsnapshot <after>.heapsnapshot 1600   # bytes per connection by type
 node --import tsx --test test/bench/harness.test.ts      # the smoke test (20 subscribers, Herald; ws, ws-h2, sse-h2, long-poll-h2)
