@@ -52,7 +52,10 @@ export default {
   // On top of 1.5 × the covering files' own time in the dry run. Tests wait on state with a 10 s
   // deadline, so a mutant that stalls a test is cut short here and counted as a timeout (detected).
   timeoutMS: 4000,
-  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  // survivors-log (scripts/stryker-survivors.mjs): reports/mutation/<folder>.survivors.txt, each
+  // survivor as soon as it is found.
+  appendPlugins: ['./scripts/stryker-survivors.mjs'],
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json', 'survivors-log'],
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
