@@ -20,10 +20,10 @@ class SurvivorsLog {
   /** @param {{ status: string, fileName: string, location: { start: { line: number, column: number } }, mutatorName: string, replacement?: string }} result */
   onMutantTested(result) {
     if (!LISTED.has(result.status)) return
-    // Stryker's positions are zero-based; editors count lines and columns from 1.
+    // The report schema's positions: lines and columns counted from 1, as editors do.
     const { line, column } = result.location.start
     const replacement = (result.replacement ?? '').replace(/\s+/g, ' ').slice(0, 160)
-    appendFileSync(this.file, `${relative(process.cwd(), result.fileName)}:${line + 1}:${column + 1}  ${result.status}  ${result.mutatorName}  ${replacement}\n`)
+    appendFileSync(this.file, `${relative(process.cwd(), result.fileName)}:${line}:${column}  ${result.status}  ${result.mutatorName}  ${replacement}\n`)
   }
 }
 
