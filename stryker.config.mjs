@@ -22,7 +22,7 @@ const testFiles = [
   ...readdirSync('test/unit').filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/unit/${f}`),
   'test/catalog.test.ts',
   ...inOrder('test/broker', ['options', 'memory']),
-  ...inOrder('test/e2e', ['smoke', 'publishing', 'connection-auth', 'bad-input']),
+  ...inOrder('test/e2e', ['smoke', 'publishing', 'connection-auth', 'bad-input', 'positions', 'client-commands']),
   ...inOrder('test/broker', ['two-nodes', 'redis', 'nats']),
 ]
 
