@@ -1,12 +1,17 @@
 // StrykerJS: mutation testing of the core modules. Run it with `npm run mutation` (scripts/mutation.ts),
 // which runs this config once per folder (HERALD_MUTATION_FOLDER) and adds up the scores; see
 // docs/testing.md for the score, the run time and the survivors. Not in CI: it is slow on two cores.
+// HERALD_MUTATION_CONCURRENCY: how many test processes Stryker runs at once (default 1).
 // @ts-check
 import { readdirSync } from 'node:fs'
 const folders = ['protocol', 'broker', 'core', 'hub', 'auth']
 const only = process.env.HERALD_MUTATION_FOLDER
 if (only !== undefined && !folders.includes(only)) throw new Error(`HERALD_MUTATION_FOLDER=${only}: expected one of ${folders.join(', ')}`)
 const name = only ?? 'all'
+// Unset or empty means 1.
+const concurrencyText = process.env.HERALD_MUTATION_CONCURRENCY || '1'
+if (!/^[1-9][0-9]*$/.test(concurrencyText)) throw new Error(`HERALD_MUTATION_CONCURRENCY=${concurrencyText}: expected a positive integer (test processes at once)`)
+const concurrency = Number(concurrencyText)
 
 // A mutant runs the files that cover it in this order and stops at the first that fails, so the
 // quick files go first: unit tests (under a second each), then the memory broker, Herald end to
@@ -17,7 +22,7 @@ const testFiles = [
   ...readdirSync('test/unit').filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/unit/${f}`),
   'test/catalog.test.ts',
   ...inOrder('test/broker', ['options', 'memory']),
-  ...inOrder('test/e2e', ['smoke', 'publishing', 'connection-auth', 'bad-input']),
+  ...inOrder('test/e2e', ['smoke', 'publishing', 'connection-auth', 'bad-input', 'positions', 'client-commands']),
   ...inOrder('test/broker', ['two-nodes', 'redis', 'nats']),
 ]
 
@@ -38,15 +43,19 @@ export default {
   // A static mutant (one in a module-level initialiser) would have to run every file; they are
   // counted as ignored and listed in the report instead.
   ignoreStatic: true,
-  // The machine has 2 cores and is shared; one test process at a time.
-  concurrency: 1,
+  // The machine has 2 cores and is shared: one test process at a time unless
+  // HERALD_MUTATION_CONCURRENCY says otherwise (a positive integer; 2 when the machine is quiet).
+  concurrency,
   // Reruns test only the mutants whose code or covering tests changed since the last run.
   incremental: true,
   incrementalFile: `reports/mutation/${name}.incremental.json`,
   // On top of 1.5 × the covering files' own time in the dry run. Tests wait on state with a 10 s
   // deadline, so a mutant that stalls a test is cut short here and counted as a timeout (detected).
   timeoutMS: 4000,
-  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  // survivors-log (scripts/stryker-survivors.mjs): reports/mutation/<folder>.survivors.txt, each
+  // survivor as soon as it is found.
+  appendPlugins: ['./scripts/stryker-survivors.mjs'],
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json', 'survivors-log'],
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   jsonReporter: { fileName: `reports/mutation/${name}.json` },

@@ -277,7 +277,29 @@ export function runBrokerConformance(target: ConformanceTarget): void {
       for (const r of [a.events, b?.events]) if (r) assert.deepEqual(r.notes, [['jobs.cancel', '{"id":"j1"}']])
     })
 
+    test('close(): the state is closed, said once; closing again is harmless' + (target.shared ? '; a network broker refuses work after it with BrokerUnavailable' : ''), async () => {
+      const { broker, events } = await make()
+      await broker.close()
+      assert.equal(broker.state, 'closed')
+      await broker.close()
+      const said = events.states.filter((s) => s === 'closed').length
+      assert.ok(target.shared ? said === 1 : said <= 1, `closed said ${said} times: ${events.states.join(', ')}`)
+      if (target.shared) await assert.rejects(broker.publish('after-close', '1'), BrokerUnavailable)
+    })
+
     if (target.shared) {
+      test('streamCount: the streams this node subscribes to', async () => {
+        const { broker } = await make()
+        assert.equal(broker.streamCount, 0)
+        await broker.subscribe('count-a')
+        await broker.subscribe('count-b')
+        await broker.subscribe('count-b')
+        assert.equal(broker.streamCount, 2)
+        broker.unsubscribe('count-a')
+        broker.unsubscribe('never-subscribed')
+        assert.equal(broker.streamCount, 1)
+      })
+
       test('two nodes publishing to one stream at once: offsets stay dense and unique; both deliver every one in order', async () => {
         const a = await make()
         const b = await make({ space: used.at(-1) })

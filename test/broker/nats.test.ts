@@ -1,9 +1,11 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import type { BrokerEvents } from '../../src/broker/broker.js'
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { BrokerUnavailable, type BrokerEvents } from '../../src/broker/broker.js'
 import { NatsBroker } from '../../src/broker/nats-broker.js'
 import { runBrokerConformance, type ConformanceOptions } from './conformance.js'
-import { ownNats } from './servers.js'
+import { freePort, ownNats } from './servers.js'
 
 const url = process.env.HERALD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
 
@@ -31,4 +33,11 @@ runBrokerConformance({
     const server = await ownNats()
     return { ...server, create: (events, o) => create(events, o, server.url) }
   },
+})
+
+test('start() where no NATS answers rejects with BrokerUnavailable naming the address and the error', async () => {
+  const dead = `nats://127.0.0.1:${await freePort()}`
+  const broker = new NatsBroker({ message() {} }, { url: dead, prefix: 'dead', historyLimit: 1, historyTtlMs: 1000, startTimeoutMs: 300 })
+  await assert.rejects(broker.start(), (err) => err instanceof BrokerUnavailable && err.message.startsWith(`NATS at ${dead}: `) && err.cause !== undefined)
+  assert.notEqual(broker.state, 'up')
 })

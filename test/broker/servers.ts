@@ -14,7 +14,8 @@ export interface OwnServer {
   close(): Promise<void>
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on (until someone binds it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once('error', reject)

@@ -68,6 +68,29 @@ describe('two Herald nodes on Redis', () => {
     }
   })
 
+  test('sessions live in Redis: restorable on the other node while the client is still connected (a node killed outright saved nothing), and not after an end that says not to come back', async () => {
+    const [a, b] = await nodes({ broker: 'redis', redisUrl, brokerPrefix: prefix })
+    try {
+      const kept = await subscribed(a, 'sessions/kept')
+      const { sid: keptSid } = await kept.waitForType('welcome')
+      const moved = await WireClient.connect(`${b.wsUrl}?sid=${encodeURIComponent(keptSid)}`)
+      assert.deepEqual((await moved.waitForType('welcome')).restored_ids, [publicIdentifier('sessions/kept')], 'restored on B from what A keeps while the client lives')
+      const ended = await subscribed(a, 'sessions/ended')
+      const { sid: endedSid } = await ended.waitForType('welcome')
+      ended.send('not json') // invalid_command: reconnect false
+      assert.deepEqual(await ended.waitForType('disconnect'), { type: 'disconnect', reason: 'invalid_command', reconnect: false })
+      await ended.closed()
+      await until(() => !a.herald.clients().some((c) => c.sid === endedSid), 'A saw the end')
+      const fresh = await WireClient.connect(`${b.wsUrl}?sid=${encodeURIComponent(endedSid)}`)
+      const welcome = await fresh.waitForType('welcome')
+      assert.equal(welcome.restored, undefined, 'a fresh session on B, not a restore')
+      for (const c of [kept, moved, fresh]) c.close()
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
   test('Redis away: POST /_broadcast answers 503 HERALD_ERR_BROKER_UNAVAILABLE, clients stay; when it returns, delivery goes on', async () => {
     const redis = await ownRedis()
     const [a, b] = await nodes({ broker: 'redis', redisUrl: redis.url, brokerPrefix: prefix })
@@ -90,6 +113,31 @@ describe('two Herald nodes on Redis', () => {
     } finally {
       await a.close()
       await b.close()
+      await redis.close()
+    }
+  })
+})
+
+describe('one Herald node on Redis that loses its data', () => {
+  test('an extended client hears reject_history for a stream whose history went with Redis, and goes on in the new epoch', async () => {
+    const redis = await ownRedis()
+    const h = await startHerald({ publicStreams: true, broker: 'redis', redisUrl: redis.url, brokerPrefix: `${RUN}w` })
+    try {
+      const c = await subscribed(h, 'wiped')
+      const [first] = await broadcast(h.url, { stream: 'wiped', data: 1 })
+      await until(() => c.data().length === 1, 'the first message')
+      await redis.stop()
+      await until(() => h.herald.hub.broker.state === 'down', 'the node sees Redis down')
+      await redis.start({ wipe: true })
+      await c.waitForType('reject_history', 20_000)
+      const [next] = await broadcast(h.url, { stream: 'wiped', data: 2 })
+      assert.notEqual(next.epoch, first.epoch)
+      await until(() => c.data().length === 2, 'the message in the new epoch')
+      assert.deepEqual(c.data().map((m) => [m.message, m.offset, m.epoch]), [[1, 1, first.epoch], [2, 1, next.epoch]])
+      assert.equal(c.closeCode, undefined, 'the client stayed connected')
+      c.close()
+    } finally {
+      await h.close()
       await redis.close()
     }
   })
