@@ -366,15 +366,7 @@ export async function jobs(adapter: ServerAdapter, transport: BenchTransport, si
 export async function jobsBudget(adapter: ServerAdapter, transport: BenchTransport, K: number, opts: Options, log: (s: string) => void): Promise<Row> {
   const dir = mkdtempSync('/tmp/herald-bench-prof-')
   const streamOf = (i: number) => `budget-${runId}-${adapter.name}-${transport}-${i}`
-  const saved = process.env.BENCH_CPU_PROF
-  process.env.BENCH_CPU_PROF = dir
-  let s: Session
-  try {
-    s = await open(adapter, K, 4, opts)
-  } finally {
-    if (saved === undefined) delete process.env.BENCH_CPU_PROF
-    else process.env.BENCH_CPU_PROF = saved
-  }
+  const s = await open(adapter, K, 4, opts, { cpuProfileDir: dir })
   let f: Figures, from: number, to: number
   try {
     const g = await grow(s, transport, K, streamOf)

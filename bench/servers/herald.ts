@@ -94,7 +94,7 @@ export const herald: ServerAdapter = {
     if (this.transports().includes('long-poll')) args.push('--poll-flush-interval', '0')
     if (options.wsCompression) args.push('--ws-compression')
     // The build, as `npm start` runs it: under tsx every closure would also pay esbuild's keep-names helper.
-    const child = spawnNode([`${ROOT}dist/cli/main.js`, ...args], heapFile, {}, false)
+    const child = spawnNode([`${ROOT}dist/cli/main.js`, ...args], heapFile, {}, false, options.cpuProfileDir ?? process.env.BENCH_CPU_PROF)
     await waitForPort(port, child)
     return {
       pids: () => (child.pid ? [child.pid] : []),

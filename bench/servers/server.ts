@@ -39,6 +39,8 @@ export interface RunningServer {
 /** How a server is started for a scenario: `wsCompression` = permessage-deflate on its WebSockets (bench compression). */
 export interface StartOptions {
   wsCompression?: boolean
+  /** Run under V8's CPU profiler, writing the profile into this directory when the server stops (bench jobs cost budget). */
+  cpuProfileDir?: string
 }
 
 export interface ServerAdapter {
@@ -116,11 +118,11 @@ export async function httpGet(port: number, path: string, headers: Record<string
  * is the node process itself (no npx/shell in between), so /proc/<pid> is the server.
  * `typescript`: load tsx for a .ts entry (the peers); built JavaScript runs without it.
  */
-export function spawnNode(args: string[], heapFile: string, extraEnv: Record<string, string> = {}, typescript = true): ChildProcess {
+export function spawnNode(args: string[], heapFile: string, extraEnv: Record<string, string> = {}, typescript = true, cpuProfileDir = process.env.BENCH_CPU_PROF): ChildProcess {
   mkdirSync(BENCH_TMP, { recursive: true })
   rmSync(heapFile, { force: true })
-  // BENCH_CPU_PROF=<dir>: every Node server writes a V8 CPU profile there when it stops.
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []
+  // BENCH_CPU_PROF=<dir> (or a run's own cpuProfileDir): the server writes a V8 CPU profile there when it stops.
+  const prof = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : []
   // A young generation of fixed size from the start: otherwise it grows (1 → 16 MiB semi-spaces)
   // during the connect burst and its pages land in "RSS per connection" (±5 KiB/conn at 3k).
   const child = spawn(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', ...prof, ...(typescript ? ['--import', 'tsx'] : []), '--import', HEAP_PROBE, ...args], {
