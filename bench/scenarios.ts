@@ -350,7 +350,7 @@ export async function jobs(adapter: ServerAdapter, transport: BenchTransport, si
       const streams = Array.from({ length: K }, (_, i) => streamOf(i))
       const f = await phase(s.srv, s.driver, s.pub, { streams, perStream: 1, mode: 'rate', rate: 10, seconds: opts.jobsSeconds })
       rows.push({ scenario: 'jobs', server: adapter.name, transport, size: K, phase: '10/s each', figures: f })
-      log(`  ${adapter.name}/${transport} K=${K}: ${Math.round(f.deliveriesPerSec)} deliveries/s of ${K * 10} offered, p99 ${f.p99.toFixed(1)} ms, lost ${f.lost} dup ${f.dup} reorder ${f.reorder}`)
+      log(`  ${adapter.name}/${transport} K=${K}: ${Math.round(f.deliveriesPerSec)} deliveries/s of ${K * 10} offered, server ${f.cpuPerDeliveryUs.toFixed(1)} µs/delivery, ${f.writesPerDelivery?.toFixed(2)} writes/delivery, p99 ${f.p99.toFixed(1)} ms, lost ${f.lost} dup ${f.dup} reorder ${f.reorder}`)
     }
   } finally {
     await close(s)
