@@ -103,7 +103,7 @@ export const configSchema = z.strictObject({
   kaInterval: seconds(0, 'TCP keepalive probe interval (informational on Node 20: the kernel setting applies)'),
   ignoreEncodingErrors: z.boolean().default(false).describe('accept text frames that are not valid UTF-8 (default: close 1007)'),
   wsCompression: z.boolean().default(false)
-    .describe('negotiate permessage-deflate (RFC 7692) on WebSockets, over HTTP/1.1 and HTTP/2: each broadcast is compressed once and the same frame goes to every client that negotiated it (server_no_context_takeover); client messages are inflated up to max-message-size'),
+    .describe('negotiate permessage-deflate (RFC 7692) on WebSockets, over HTTP/1.1 and HTTP/2: each broadcast is compressed once (against the previous one of its stream for clients that keep their window) and the same frame goes to every client in the same state; client messages are inflated up to max-message-size'),
   allowedOrigins: z.string().default('*').describe('comma-separated allowed Origin hosts or URLs; * = any'),
 
   headersTimeout: seconds(15, 'longest a client may take to send its request headers (over it: 408)'),

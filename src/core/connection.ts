@@ -77,6 +77,8 @@ export class Connection implements WireSink, OutboxOwner {
   private catchingUp = 0
   private settledWaiters: (() => void)[] | undefined
   private done = false
+  /** For a framing that compresses along a stream: the seq of the last broadcast that changed the client's window (Framing.follow). */
+  private windowEnd = 0
 
   constructor(
     private readonly ctx: ConnectionContext,
@@ -164,6 +166,18 @@ export class Connection implements WireSink, OutboxOwner {
     this.outbox.push(this.framing.reply(reply))
   }
 
+  /** Queues one broadcast: every broadcast goes through here, so `windowEnd` is always the client's. */
+  private sendData(prepared: PreparedBroadcast): void {
+    const framing = this.framing
+    if (framing.follow === undefined) {
+      this.outbox.push(prepared.bytes(framing))
+      return
+    }
+    const frame = framing.follow(prepared, this.windowEnd)
+    if (framing.extendsWindow!(frame)) this.windowEnd = prepared.seq
+    this.outbox.push(frame)
+  }
+
   /** Hot path: one broadcast for one of this connection's subscriptions. */
   deliver(sub: Subscription, prepared: PreparedBroadcast): void {
     if (sub.held !== null) {
@@ -180,7 +194,7 @@ export class Connection implements WireSink, OutboxOwner {
     }
     sub.lastEpoch = m.epoch
     sub.lastOffset = m.offset
-    this.outbox.push(prepared.bytes(this.framing))
+    this.sendData(prepared)
     if (sub.endsWith !== undefined && sub.endsWith(m)) this.streamEnded(sub)
   }
 
@@ -419,7 +433,7 @@ export class Connection implements WireSink, OutboxOwner {
       for (const m of messages) {
         if (!sub.isNew(m.epoch, m.offset)) continue
         sub.advance(m.epoch, m.offset)
-        this.outbox.push(new PreparedBroadcast(identifier, m).bytes(this.framing))
+        this.sendData(new PreparedBroadcast(identifier, m))
         lasts[i] = m
         if (sub.endsWith?.(m)) this.streamEnded(sub)
       }
@@ -507,7 +521,7 @@ export class Connection implements WireSink, OutboxOwner {
         for (const m of messages) {
           if (!sub.isNew(m.epoch, m.offset)) continue
           sub.advance(m.epoch, m.offset)
-          this.outbox.push(new PreparedBroadcast(sub.identifier, m).bytes(this.framing))
+          this.sendData(new PreparedBroadcast(sub.identifier, m))
           if (sub.endsWith?.(m)) this.streamEnded(sub)
         }
         this.release([sub])

@@ -17,6 +17,15 @@ export interface Framing {
   transmit(identifier: string, message: string): Buffer
   /** A positioned broadcast; `prepared.json()` builds the whole data reply for framings that send it. */
   data(prepared: PreparedBroadcast): Buffer
+  /**
+   * Only for framings whose frames may refer back to what the same wire got before
+   * (permessage-deflate with a context along a stream, ws-deflate.ts): the broadcast's bytes for
+   * a wire whose last window-changing frame was broadcast `last` (its seq; 0 for none or
+   * unknown). Every broadcast to such a wire goes through here, so that `last` stays true.
+   */
+  follow?(prepared: PreparedBroadcast, last: number): Buffer
+  /** With `follow`: whether `frame` changes the receiver's window (a compressed frame does). */
+  extendsWindow?(frame: Buffer): boolean
 }
 
 export const EMPTY_FRAME = Buffer.alloc(0)

@@ -1,5 +1,5 @@
 import type { Broker, BrokerEvents, BrokerState, History, HistoryQuery } from '../broker/broker.js'
-import { PreparedBroadcast } from '../framing/prepared-broadcast.js'
+import { PreparedBroadcast, type Predecessor } from '../framing/prepared-broadcast.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
 import { DEFAULT_MAX_JSON_DEPTH } from '../protocol/json-depth.js'
 import { canonicalData, replies, type StreamMessage } from '../protocol/messages.js'
@@ -10,6 +10,8 @@ interface StreamGroup {
   readonly subscribers: Set<Subscriber>
   /** Resolves once the broker delivers the stream live; undefined once it does. */
   ready: Promise<void> | undefined
+  /** The last broadcast, kept only when a framing compresses along the stream (ws-deflate.ts). */
+  previous?: Predecessor
 }
 
 /** Counters the metrics read when scraped: plain integers, so the hot path pays one add. */
@@ -166,7 +168,8 @@ export class Hub {
       if (sub.identifier !== identifier) {
         if (prepared !== undefined) (others ??= new Map()).set(prepared.identifier, prepared)
         identifier = sub.identifier
-        prepared = others?.get(identifier) ?? new PreparedBroadcast(identifier, message, (sub.dataHead ??= replies.dataHead(identifier)))
+        const previous = group.previous?.identifier === identifier ? group.previous : undefined
+        prepared = others?.get(identifier) ?? new PreparedBroadcast(identifier, message, (sub.dataHead ??= replies.dataHead(identifier)), previous)
       }
       // One subscriber that throws must not cost the rest this message.
       try {
@@ -176,6 +179,7 @@ export class Hub {
       }
     }
     this.counters.deliveries += group.subscribers.size
+    group.previous = prepared?.followed ? prepared.asPredecessor() : undefined
   }
 
   /** After a broker reconnect, every subscriber learns where its stream stands and recovers what it missed. */

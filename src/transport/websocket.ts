@@ -14,7 +14,7 @@ import { abortHandshake } from '../http/handshake.js'
 import type { OriginPolicy } from '../http/origin.js'
 import type { Diagnostics } from '../observability/diagnostics.js'
 import { PROTOCOL_EXT, SUPPORTED_PROTOCOLS } from '../protocol/messages.js'
-import { DEFLATE_OPTIONS, deflateWindowBits, usableOffers } from './ws-deflate.js'
+import { DEFLATE_OPTIONS, deflateParams, usableOffers, type DeflateParams } from './ws-deflate.js'
 
 export interface WebSocketOptions {
   path: string
@@ -48,10 +48,10 @@ const infoFor = (transport: TransportName, httpVersion: '1.1' | '2', extended: b
   Object.freeze({ transport, httpVersion, bidirectional: true, framing, extended, restorable: true })
 /** Shared, frozen wire facts by transport, protocol and framing: nothing per connection. */
 const INFO = new Map<string, WireInfo>()
-function infoOf(transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', extended: boolean, deflateBits: number | undefined): WireInfo {
-  const key = `${transport}:${extended ? 'ext' : 'base'}:${deflateBits ?? 0}`
+function infoOf(transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', extended: boolean, deflate: DeflateParams | undefined): WireInfo {
+  const key = `${transport}:${extended ? 'ext' : 'base'}:${deflate ? `${deflate.windowBits}${deflate.contextTakeover ? '+' : ''}` : 0}`
   let info = INFO.get(key)
-  if (!info) INFO.set(key, (info = infoFor(transport, httpVersion, extended, deflateBits === undefined ? wsFraming : wsDeflateFraming(deflateBits))))
+  if (!info) INFO.set(key, (info = infoFor(transport, httpVersion, extended, deflate === undefined ? wsFraming : wsDeflateFraming(deflate.windowBits, deflate.contextTakeover))))
   return info
 }
 
@@ -265,7 +265,7 @@ export class WebSocketTransport {
    */
   attach(ws: WebSocket, socket: Duplex, transport: 'ws' | 'ws-h2', httpVersion: '1.1' | '2', request: WireRequest, denied?: string): Connection {
     const extended = ws.protocol === PROTOCOL_EXT
-    const info = infoOf(transport, httpVersion, extended, deflateWindowBits(ws))
+    const info = infoOf(transport, httpVersion, extended, deflateParams(ws))
     if (this.options.kaTimeMs > 0 && typeof (socket as Socket).setKeepAlive === 'function') {
       (socket as Socket).setKeepAlive(true, this.options.kaTimeMs)
     }

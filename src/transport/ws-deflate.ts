@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws'
 
 /** The parts of ws's CommonJS entry that its ESM wrapper leaves out. */
 interface PerMessageDeflateLike {
-  readonly params: { server_max_window_bits?: number } | null
+  readonly params: { server_max_window_bits?: number; server_no_context_takeover?: boolean } | null
   accept(offers: unknown[]): Record<string, unknown>
 }
 interface WsStatics {
@@ -15,13 +15,16 @@ const { PerMessageDeflate, extension } = createRequire(import.meta.url)('ws') as
 export const EXTENSION_NAME = PerMessageDeflate.extensionName
 
 /**
- * ws's PerMessageDeflate options for Herald (`--ws-compression`). The server always takes
- * server_no_context_takeover (RFC 7692 §7.1.1.1), which lets one compressed frame serve every
- * subscriber; the other parameters of the client's offer (server_max_window_bits,
- * client_no_context_takeover, client_max_window_bits) are honoured as offered. Herald never
- * sends data through ws, so only ws's inflate side (client messages) runs, under maxPayload.
+ * ws's PerMessageDeflate options for Herald (`--ws-compression`). The client's offer is honoured
+ * as it stands (server_no_context_takeover, server_max_window_bits, client_no_context_takeover,
+ * client_max_window_bits). Without server_no_context_takeover (browsers do not ask for it) Herald
+ * compresses a broadcast against the previous one of its stream (framing/ws-deflate.ts); with it,
+ * each broadcast on its own. Either way one compressed frame serves every subscriber in the same
+ * state. Herald never sends data through ws, so only ws's inflate side (client messages) runs,
+ * under maxPayload.
  */
-export const DEFLATE_OPTIONS = Object.freeze({ serverNoContextTakeover: true })
+// Empty: ws then takes either answer to server_no_context_takeover (`false` would refuse offers that ask for it).
+export const DEFLATE_OPTIONS = Object.freeze({})
 
 /**
  * The offers Herald can take, as header text for ws: an offer that limits the server's window to
@@ -68,9 +71,16 @@ export function negotiate(header: string, maxPayload: number): Negotiated | unde
   return { extensions: { [EXTENSION_NAME]: pmd }, header: extension.format({ [EXTENSION_NAME]: [params] }) }
 }
 
-/** The window of the compressor a WebSocket's client accepted (15 unless it asked for less); undefined when uncompressed. */
-export function deflateWindowBits(ws: WebSocket): number | undefined {
+/** What a WebSocket's client accepted of Herald's compressor; undefined when uncompressed. */
+export interface DeflateParams {
+  /** The compressor's window: 15 unless the client asked for less. */
+  windowBits: number
+  /** May a message refer back to earlier ones (no server_no_context_takeover)? */
+  contextTakeover: boolean
+}
+
+export function deflateParams(ws: WebSocket): DeflateParams | undefined {
   const pmd = (ws as unknown as { _extensions?: Record<string, PerMessageDeflateLike> })._extensions?.[EXTENSION_NAME]
   if (!pmd) return undefined
-  return pmd.params?.server_max_window_bits ?? 15
+  return { windowBits: pmd.params?.server_max_window_bits ?? 15, contextTakeover: pmd.params?.server_no_context_takeover !== true }
 }

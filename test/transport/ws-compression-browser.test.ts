@@ -4,6 +4,7 @@ import type { Browser } from 'playwright-core'
 import { observe, type HttpRequestSeen } from '../../src/observability/diagnostics.js'
 import { publicIdentifier } from '../../src/protocol/identifier.js'
 import { launchChromium } from '../support/browser.js'
+import { alone, DeflateClient } from '../support/deflate-client.js'
 import { startHerald, type TestHerald } from '../support/herald.js'
 import { makeSelfSignedCert, type TestCert } from '../support/tls.js'
 import { until } from '../support/util.js'
@@ -41,18 +42,28 @@ function subscribeInPage({ url, identifier }: { url: string; identifier: string 
   })
 }
 
-test('Chromium\'s native WebSocket negotiates permessage-deflate with Herald and reads the compressed broadcasts', async () => {
+test('Chromium\'s native WebSocket negotiates permessage-deflate with Herald and reads the compressed broadcasts, each after the first compressed against the one before', async () => {
   const page = await browser.newPage()
   await page.goto(`${h.url}/`)
   const stream = 'deflate-browser'
   const identifier = publicIdentifier(stream)
   const extensions = await page.evaluate(subscribeInPage, { url: h.wsUrl, identifier })
-  // Chromium offers `permessage-deflate; client_max_window_bits`; Herald's answer adds server_no_context_takeover.
-  assert.equal(extensions, 'permessage-deflate; server_no_context_takeover')
+  // Chromium offers `permessage-deflate; client_max_window_bits` and keeps its window across
+  // messages: Herald compresses each broadcast against the one before it on the stream.
+  assert.equal(extensions, 'permessage-deflate')
+  // A raw client with Chromium's offer, in the same state as the page (subscribed, nothing
+  // compressed yet): every frame it gets is the very frame the page gets (one per broadcast).
+  const raw = await DeflateClient.open(h.wsUrl, 'permessage-deflate; client_max_window_bits')
+  await raw.subscribe(identifier)
   const sent = Array.from({ length: 5 }, (_, n) => ({ step: n + 1, of: 5, message: `processing item ${n + 1} of 5`, detail: 'x'.repeat(200) }))
   for (const m of sent) await h.herald.hub.publish(stream, m)
   await until(() => page.evaluate(() => (window as any).got.length === 5), 'five messages in the page')
   assert.deepEqual(await page.evaluate(() => (window as any).got), sent)
+  await until(() => raw.messages().filter((m) => m.message).length === 5, 'five messages on the raw client')
+  const frames = raw.frames.filter((f) => f.opcode === 1 && JSON.parse(f.text).message)
+  assert.ok(frames.every((f) => f.rsv1))
+  for (const f of frames.slice(1)) assert.throws(() => alone(f), /invalid distance/, 'compressed against the message before it')
+  raw.socket.destroy()
   await page.close()
 })
 
@@ -66,7 +77,7 @@ test('over TLS Chromium opens its WebSocket on the page\'s h2 connection (RFC 84
     await page.goto(`${tls.url}/`)
     const stream = 'deflate-browser-h2'
     const extensions = await page.evaluate(subscribeInPage, { url: `${tls.url.replace(/^https/, 'wss')}/cable`, identifier: publicIdentifier(stream) })
-    assert.equal(extensions, 'permessage-deflate; server_no_context_takeover')
+    assert.equal(extensions, 'permessage-deflate')
     const sockets = seen.filter((r) => r.path.startsWith('/cable'))
     assert.ok(sockets.length > 0 && sockets.every((r) => r.version === '2.0' && r.method === 'CONNECT'), `an h2 extended CONNECT: ${JSON.stringify(sockets)}`)
     const sent = Array.from({ length: 3 }, (_, n) => ({ step: n + 1, detail: 'y'.repeat(300) }))

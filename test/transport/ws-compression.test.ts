@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2'
-import net from 'node:net'
 import { after, before, test } from 'node:test'
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib'
-import { Sender } from 'ws'
 import { PreparedBroadcast } from '../../src/framing/prepared-broadcast.js'
 import { wsDeflatedTextFrame, wsDeflateFraming } from '../../src/framing/ws-deflate.js'
 import { publicIdentifier } from '../../src/protocol/identifier.js'
 import { connectH2 } from '../support/h2.js'
+import { alone, clientFrame, extensionsHeader, InflateWindow, parseFrames, DeflateClient, TRAILER, type Frame } from '../support/deflate-client.js'
 import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
 import { until } from '../support/util.js'
 
@@ -23,82 +22,8 @@ after(async () => {
   await plainHerald.close()
 })
 
-const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff])
 /** A JSON progress event that compresses well, as job progress does. */
 const progress = (n: number) => ({ job: 'j-123', state: 'running', step: n, of: 40, message: `processing item ${n} of 40`, items: Array.from({ length: 8 }, (_, i) => ({ id: i, status: 'done' })) })
-
-interface Frame { rsv1: boolean; opcode: number; payload: Buffer }
-
-/** Server frames (unmasked) from a byte stream; returns the frames and the unparsed rest. */
-function parseFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
-  const frames: Frame[] = []
-  let i = 0
-  while (buf.length - i >= 2) {
-    let len = buf[i + 1] & 0x7f
-    let hdr = 2
-    if (len === 126) { if (buf.length - i < 4) break; len = buf.readUInt16BE(i + 2); hdr = 4 }
-    else if (len === 127) { if (buf.length - i < 10) break; len = Number(buf.readBigUInt64BE(i + 2)); hdr = 10 }
-    if (buf.length - i < hdr + len) break
-    frames.push({ rsv1: (buf[i] & 0x40) !== 0, opcode: buf[i] & 0x0f, payload: buf.subarray(i + hdr, i + hdr + len) })
-    i += hdr + len
-  }
-  return { frames, rest: buf.subarray(i) }
-}
-
-/** A frame's message text: inflated (RFC 7692 §7.2.2: append 00 00 ff ff) when RSV1 is set. */
-const text = (f: Frame) => (f.rsv1 ? inflateRawSync(Buffer.concat([f.payload, TRAILER]), { finishFlush: constants.Z_SYNC_FLUSH }) : f.payload).toString('utf8')
-
-function clientFrame(payload: Buffer, rsv1 = false): Buffer {
-  return Buffer.concat(Sender.frame(payload, { fin: true, opcode: 0x1, mask: true, readOnly: false, rsv1 }) as Buffer[])
-}
-
-/** A WebSocket client on a bare TCP socket, so the test sees the frames' bits as they are on the wire. */
-class RawWs {
-  frames: Frame[] = []
-  head = ''
-  private buf = Buffer.alloc(0)
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buf = Buffer.concat([this.buf, chunk])
-      if (!this.head) {
-        const end = this.buf.indexOf('\r\n\r\n')
-        if (end < 0) return
-        this.head = this.buf.subarray(0, end).toString('latin1')
-        this.buf = this.buf.subarray(end + 4)
-      }
-      const { frames, rest } = parseFrames(this.buf)
-      this.frames.push(...frames)
-      this.buf = Buffer.from(rest)
-    })
-  }
-
-  static async open(url: string, extensions?: string): Promise<RawWs> {
-    const u = new URL(url)
-    const socket = net.connect(Number(u.port), u.hostname)
-    await once(socket, 'connect')
-    const ws = new RawWs(socket)
-    socket.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: actioncable-v1-ext-json\r\n` +
-      (extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '') + '\r\n')
-    await until(() => ws.head, 'the handshake answer')
-    return ws
-  }
-
-  send(msg: unknown): void {
-    this.socket.write(clientFrame(Buffer.from(JSON.stringify(msg))))
-  }
-
-  messages(): any[] {
-    return this.frames.filter((f) => f.opcode === 1).map((f) => JSON.parse(text(f)))
-  }
-
-  async subscribe(identifier: string): Promise<void> {
-    this.send({ command: 'subscribe', identifier })
-    await until(() => this.messages().some((m) => m.type === 'confirm_subscription'), 'confirm_subscription')
-  }
-}
-
-const extensionsHeader = (head: string) => /^sec-websocket-extensions: (.*)$/im.exec(head)?.[1]
 
 test('permessage-deflate: a ws client with it gets correct messages; the frames are compressed (RSV1), the same bytes for every such client; a client without it on the same stream gets plain frames', async () => {
   const stream = 'deflate-h1'
@@ -108,10 +33,11 @@ test('permessage-deflate: a ws client with it gets correct messages; the frames 
   wsClient.send({ command: 'subscribe', identifier })
   await wsClient.waitForType('confirm_subscription')
   // Chromium's offer, a second compressing client, and one that offers nothing.
-  const chromiumLike = await RawWs.open(h.wsUrl, 'permessage-deflate; client_max_window_bits')
-  assert.equal(extensionsHeader(chromiumLike.head), 'permessage-deflate; server_no_context_takeover')
-  const other = await RawWs.open(h.wsUrl, 'permessage-deflate')
-  const plain = await RawWs.open(h.wsUrl)
+  const chromiumLike = await DeflateClient.open(h.wsUrl, 'permessage-deflate; client_max_window_bits')
+  // Chromium's offer: Herald keeps its context along a stream (no server_no_context_takeover).
+  assert.equal(extensionsHeader(chromiumLike.head), 'permessage-deflate')
+  const other = await DeflateClient.open(h.wsUrl, 'permessage-deflate')
+  const plain = await DeflateClient.open(h.wsUrl)
   assert.equal(extensionsHeader(plain.head), undefined)
   for (const c of [chromiumLike, other, plain]) await c.subscribe(identifier)
 
@@ -121,12 +47,18 @@ test('permessage-deflate: a ws client with it gets correct messages; the frames 
   assert.deepEqual(wsClient.data(identifier).map((m) => m.message), [progress(1), progress(2), progress(3)])
 
   await until(() => [chromiumLike, other, plain].every((c) => c.messages().filter((m) => m.message).length === 3), 'three broadcasts on each raw client')
-  const dataFrames = (c: RawWs) => c.frames.filter((f) => f.opcode === 1 && JSON.parse(text(f)).message)
+  const dataFrames = (c: DeflateClient) => c.frames.filter((f) => f.opcode === 1 && JSON.parse(f.text).message)
   for (const c of [chromiumLike, other]) {
     const frames = dataFrames(c)
     assert.ok(frames.every((f) => f.rsv1), 'broadcasts are compressed')
-    assert.deepEqual(frames.map((f) => JSON.parse(text(f)).message), [progress(1), progress(2), progress(3)])
-    assert.ok(frames[0].payload.length < text(frames[0]).length / 2, `compressed ${frames[0].payload.length} B < half of ${text(frames[0]).length} B`)
+    assert.deepEqual(frames.map((f) => JSON.parse(f.text).message), [progress(1), progress(2), progress(3)])
+    assert.ok(frames[0].payload.length < frames[0].text.length / 2, `compressed ${frames[0].payload.length} B < half of ${frames[0].text.length} B`)
+    // The next ones are compressed against the one before: a fraction of the first's size, and
+    // they cannot be inflated without the client's window.
+    for (const f of frames.slice(1)) {
+      assert.ok(f.payload.length < frames[0].payload.length / 2, `along the stream ${f.payload.length} B < half of ${frames[0].payload.length} B`)
+      assert.throws(() => alone(f), /invalid distance/)
+    }
   }
   assert.deepEqual(dataFrames(chromiumLike).map((f) => f.payload), dataFrames(other).map((f) => f.payload), 'one compressed frame serves both')
   assert.ok(dataFrames(plain).every((f) => !f.rsv1), 'a client that did not negotiate gets plain frames')
@@ -137,16 +69,82 @@ test('permessage-deflate: a ws client with it gets correct messages; the frames 
   for (const c of [chromiumLike, other, plain]) c.socket.destroy()
 })
 
+test('a client that asks for server_no_context_takeover gets it: every broadcast compressed on its own', async () => {
+  const identifier = publicIdentifier('deflate-no-takeover')
+  const c = await DeflateClient.open(h.wsUrl, 'permessage-deflate; server_no_context_takeover; client_max_window_bits')
+  assert.equal(extensionsHeader(c.head), 'permessage-deflate; server_no_context_takeover')
+  await c.subscribe(identifier)
+  for (let n = 1; n <= 3; n++) await h.herald.hub.publish('deflate-no-takeover', progress(n))
+  await until(() => c.messages().filter((m) => m.message).length === 3, 'three broadcasts')
+  const frames = c.frames.filter((f) => f.opcode === 1 && JSON.parse(f.text).message)
+  assert.ok(frames.every((f) => f.rsv1))
+  assert.deepEqual(frames.map((f) => JSON.parse(alone(f)).message), [progress(1), progress(2), progress(3)], 'each inflates with no window')
+  c.socket.destroy()
+})
+
+test('compressed along a stream, every client reads every message: one on two interleaved streams, one that joins late, one that catches up from history, and ws as the client', async () => {
+  const [a, b] = ['deflate-along-a', 'deflate-along-b']
+  const [ida, idb] = [publicIdentifier(a), publicIdentifier(b)]
+  const both = await DeflateClient.open(h.wsUrl, 'permessage-deflate; client_max_window_bits')
+  await both.subscribe(ida)
+  await both.subscribe(idb)
+  const onlyA = await DeflateClient.open(h.wsUrl, 'permessage-deflate; client_max_window_bits')
+  await onlyA.subscribe(ida)
+  const wsClient = await WireClient.connect(h.wsUrl, 'actioncable-v1-ext-json', { perMessageDeflate: true })
+  wsClient.send({ command: 'subscribe', identifier: ida })
+  wsClient.send({ command: 'subscribe', identifier: idb })
+  await wsClient.waitFor((m) => m.type === 'confirm_subscription' && m.identifier === idb)
+
+  const publish = async (stream: string, n: number) => { await h.herald.hub.publish(stream, { ...progress(n), stream }) }
+  const got = (client: DeflateClient, id: string) => client.messages().filter((m) => m.identifier === id && m.message).map((m) => m.message.step)
+  const order: [string, number][] = [[a, 1], [a, 2], [b, 1], [a, 3], [b, 2], [b, 3], [a, 4]]
+  for (const [stream, n] of order) await publish(stream, n)
+  // Joins after a4: its first frame of a must not refer to messages it never got.
+  const late = await DeflateClient.open(h.wsUrl, 'permessage-deflate; client_max_window_bits')
+  await late.subscribe(ida)
+  // Replays a1..a4 from history (each compressed on its own), then follows live.
+  const replay = await DeflateClient.open(h.wsUrl, 'permessage-deflate; client_max_window_bits')
+  replay.send({ command: 'subscribe', identifier: ida, history: { since: 1 } })
+  await until(() => replay.messages().filter((m) => m.message).length === 4, 'the history of a')
+  // A catch-up on a client that follows live streams: its frames change the window too, so a5
+  // must not be compressed against a4 for it.
+  const c = 'deflate-along-c'
+  for (const n of [1, 2]) await publish(c, n)
+  both.send({ command: 'subscribe', identifier: publicIdentifier(c), history: { since: 1 } })
+  await until(() => got(both, publicIdentifier(c)).length === 2, 'the history of c')
+  for (const n of [5, 6, 7]) await publish(a, n)
+  await publish(b, 4)
+  await publish(a, 8)
+
+  await until(() => got(both, ida).length === 8 && got(both, idb).length === 4 && got(onlyA, ida).length === 8 && got(late, ida).length === 4 && got(replay, ida).length === 8, 'every message on every raw client')
+  assert.deepEqual(got(both, ida), [1, 2, 3, 4, 5, 6, 7, 8])
+  assert.deepEqual(got(both, idb), [1, 2, 3, 4])
+  assert.deepEqual(got(onlyA, ida), [1, 2, 3, 4, 5, 6, 7, 8])
+  assert.deepEqual(got(late, ida), [5, 6, 7, 8])
+  assert.deepEqual(got(replay, ida), [1, 2, 3, 4, 5, 6, 7, 8])
+  await wsClient.waitFor((m) => m.identifier === ida && m.message?.step === 8)
+  assert.deepEqual(wsClient.data(ida).map((m) => m.message.step), [1, 2, 3, 4, 5, 6, 7, 8])
+  assert.deepEqual(wsClient.data(idb).map((m) => m.message.step), [1, 2, 3, 4])
+  assert.equal(wsClient.ws.readyState, wsClient.ws.OPEN, 'ws inflated every frame (a bad one closes 1007)')
+
+  // Clients in the same state share one frame: onlyA and late both had a5 last when a6 went out.
+  const frameOf = (c: DeflateClient, step: number) => c.frames.find((f) => f.opcode === 1 && JSON.parse(f.text).identifier === ida && JSON.parse(f.text).message?.step === step)!
+  assert.deepEqual(frameOf(late, 6).payload, frameOf(onlyA, 6).payload)
+  assert.throws(() => alone(frameOf(onlyA, 6)), /invalid distance/, 'a6 went out compressed against a5')
+  wsClient.close()
+  for (const c of [both, onlyA, late, replay]) c.socket.destroy()
+})
+
 test('permessage-deflate offers: server_max_window_bits is honoured, an 8-bit window is declined (plain frames), and without --ws-compression nothing is negotiated', async () => {
   const stream = 'deflate-offers'
   const identifier = publicIdentifier(stream)
-  const small = await RawWs.open(h.wsUrl, 'permessage-deflate; server_max_window_bits=10; client_no_context_takeover')
-  assert.equal(extensionsHeader(small.head), 'permessage-deflate; server_max_window_bits=10; client_no_context_takeover; server_no_context_takeover')
-  const eight = await RawWs.open(h.wsUrl, 'permessage-deflate; server_max_window_bits=8')
+  const small = await DeflateClient.open(h.wsUrl, 'permessage-deflate; server_max_window_bits=10; client_no_context_takeover')
+  assert.equal(extensionsHeader(small.head), 'permessage-deflate; server_max_window_bits=10; client_no_context_takeover')
+  const eight = await DeflateClient.open(h.wsUrl, 'permessage-deflate; server_max_window_bits=8')
   assert.equal(extensionsHeader(eight.head), undefined)
-  const fallback = await RawWs.open(h.wsUrl, 'permessage-deflate; server_max_window_bits=8, permessage-deflate')
-  assert.equal(extensionsHeader(fallback.head), 'permessage-deflate; server_no_context_takeover', 'the next offer is taken')
-  const off = await RawWs.open(plainHerald.wsUrl, 'permessage-deflate; client_max_window_bits')
+  const fallback = await DeflateClient.open(h.wsUrl, 'permessage-deflate; server_max_window_bits=8, permessage-deflate')
+  assert.equal(extensionsHeader(fallback.head), 'permessage-deflate', 'the next offer is taken')
+  const off = await DeflateClient.open(plainHerald.wsUrl, 'permessage-deflate; client_max_window_bits')
   assert.equal(extensionsHeader(off.head), undefined)
   for (const c of [small, eight, fallback]) await c.subscribe(identifier)
   await off.subscribe(identifier)
@@ -154,7 +152,7 @@ test('permessage-deflate offers: server_max_window_bits is honoured, an 8-bit wi
   await h.herald.hub.publish(stream, progress(7))
   await plainHerald.herald.hub.publish(stream, progress(7))
   await until(() => [small, eight, fallback, off].every((c) => c.messages().some((m) => m.message)), 'the broadcast everywhere')
-  const data = (c: RawWs) => c.frames.find((f) => f.opcode === 1 && JSON.parse(text(f)).message)!
+  const data = (c: DeflateClient) => c.frames.find((f) => f.opcode === 1 && JSON.parse(f.text).message)!
   assert.ok(data(small).rsv1)
   // Inflated with the 10-bit window the client asked the server to stay within.
   const inflated = inflateRawSync(Buffer.concat([data(small).payload, TRAILER]), { windowBits: 10, finishFlush: constants.Z_SYNC_FLUSH })
@@ -189,8 +187,10 @@ async function h2Raw(url: string, extensions?: string): Promise<{ stream: Client
   const [headers] = (await once(stream, 'response')) as [IncomingHttpHeaders]
   const out = { stream, headers, frames: [] as Frame[], close: () => session.destroy() }
   let buf = Buffer.alloc(0)
+  const window = new InflateWindow()
   stream.on('data', (chunk: Buffer) => {
     const { frames, rest } = parseFrames(Buffer.concat([buf, chunk]))
+    for (const f of frames) f.text = window.text(f)
     out.frames.push(...frames)
     buf = Buffer.from(rest)
   })
@@ -201,10 +201,10 @@ test('permessage-deflate over HTTP/2 (RFC 8441): negotiated on extended CONNECT,
   const stream = 'deflate-h2'
   const identifier = publicIdentifier(stream)
   const subscribe = clientFrame(Buffer.from(JSON.stringify({ command: 'subscribe', identifier })))
-  const msgs = (c: { frames: Frame[] }) => c.frames.filter((f) => f.opcode === 1).map((f) => ({ f, m: JSON.parse(text(f)) }))
+  const msgs = (c: { frames: Frame[] }) => c.frames.filter((f) => f.opcode === 1).map((f) => ({ f, m: JSON.parse(f.text) }))
   const deflated = await h2Raw(h.url, 'permessage-deflate; client_max_window_bits')
   assert.equal(deflated.headers[':status'], 200)
-  assert.equal(deflated.headers['sec-websocket-extensions'], 'permessage-deflate; server_no_context_takeover')
+  assert.equal(deflated.headers['sec-websocket-extensions'], 'permessage-deflate')
   const plain = await h2Raw(h.url)
   assert.equal(plain.headers['sec-websocket-extensions'], undefined)
   for (const c of [deflated, plain]) {
