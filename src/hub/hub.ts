@@ -179,7 +179,9 @@ export class Hub {
       }
     }
     this.counters.deliveries += group.subscribers.size
-    group.previous = prepared?.followed ? prepared.asPredecessor() : undefined
+    // Written only where a framing follows the stream: other groups keep their shape (memory per stream).
+    if (prepared?.followed) group.previous = prepared.asPredecessor()
+    else if (group.previous !== undefined) group.previous = undefined
   }
 
   /** After a broker reconnect, every subscriber learns where its stream stands and recovers what it missed. */
