@@ -168,8 +168,8 @@ export class Hub {
       if (sub.identifier !== identifier) {
         if (prepared !== undefined) (others ??= new Map()).set(prepared.identifier, prepared)
         identifier = sub.identifier
-        const previous = group.previous?.identifier === identifier ? group.previous : undefined
-        prepared = others?.get(identifier) ?? new PreparedBroadcast(identifier, message, (sub.dataHead ??= replies.dataHead(identifier)), previous)
+        // group.previous may be another identifier's (mixed streams): no wire of this one had it last, so none gets the frame compressed against it.
+        prepared = others?.get(identifier) ?? new PreparedBroadcast(identifier, message, (sub.dataHead ??= replies.dataHead(identifier)), group.previous)
       }
       // One subscriber that throws must not cost the rest this message.
       try {

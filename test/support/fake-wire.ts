@@ -21,6 +21,8 @@ export class FakeWire implements Wire {
   readonly info: WireInfo
   /** Each write call's frames, as strings. */
   readonly writes: string[][] = []
+  /** Every frame's bytes, in order (for binary framings such as WebSocket's). */
+  readonly bytes: Buffer[] = []
   /** What the next writes return (false = the kernel is full). */
   accept = true
   bufferedBytes = 0
@@ -32,6 +34,7 @@ export class FakeWire implements Wire {
 
   write(frames: Buffer[]): boolean {
     this.writes.push(frames.map((f) => f.toString()))
+    this.bytes.push(...frames)
     return this.accept
   }
 
