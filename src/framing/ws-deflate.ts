@@ -1,15 +1,6 @@
 import { constants, deflateRawSync } from 'node:zlib'
-import { Sender } from 'ws'
 import { defineFraming, type Framing } from './framing.js'
-import { wsFraming } from './ws-frame.js'
-
-const COMPRESSED = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: true } as const
-const PLAIN = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false } as const
-
-function frame(payload: Buffer, options: typeof COMPRESSED | typeof PLAIN): Buffer {
-  const list = Sender.frame(payload, options) as Buffer[]
-  return list.length === 1 ? list[0] : Buffer.concat(list)
-}
+import { wsFrame, wsFraming } from './ws-frame.js'
 
 /**
  * RFC 7692 §7.2.1: a message compressed, flushed with Z_SYNC_FLUSH, whose trailing
@@ -29,7 +20,7 @@ export function deflateMessage(payload: Buffer, windowBits: number, dictionary?:
 export function wsDeflatedTextFrame(payload: string | Buffer, windowBits: number, dictionary?: Buffer): Buffer {
   const plain = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload
   const deflated = deflateMessage(plain, windowBits, dictionary)
-  return deflated.length < plain.length ? frame(deflated, COMPRESSED) : frame(plain, PLAIN)
+  return deflated.length < plain.length ? wsFrame(deflated, true) : wsFrame(plain, false)
 }
 
 const made = new Map<string, Framing>()
