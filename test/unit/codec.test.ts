@@ -100,8 +100,10 @@ describe('replies', () => {
 })
 
 describe('canonicalData', () => {
-  test('a JSON string becomes that value, re-serialised compactly', () => {
-    assert.equal(canonicalData('{ "a" : 1, "b": [1, 2] }'), '{"a":1,"b":[1,2]}')
+  test('a JSON string on one line becomes that value, kept as the publisher wrote it', () => {
+    assert.equal(canonicalData('{ "a" : 1, "b": [1, 2] }'), '{ "a" : 1, "b": [1, 2] }')
+    // Digits a double cannot hold and number forms reach the client as sent.
+    assert.equal(canonicalData('{"id":12345678901234567890,"p":1.50,"e":1e3}'), '{"id":12345678901234567890,"p":1.50,"e":1e3}')
     assert.equal(canonicalData('42'), '42')
     assert.equal(canonicalData('"quoted"'), '"quoted"')
     assert.equal(canonicalData('true'), 'true')
@@ -120,6 +122,11 @@ describe('canonicalData', () => {
     assert.equal(canonicalData(3.5), '3.5')
     assert.equal(canonicalData(null), 'null')
     assert.equal(canonicalData(undefined), 'null')
+  })
+
+  test('JSON text with line breaks is written again from its value, compactly, on one line', () => {
+    assert.equal(canonicalData('{\n  "a": 1,\r\n  "b": [1, 2]\n}'), '{"a":1,"b":[1,2]}')
+    assert.equal(canonicalData('"line\\nbreak"'), '"line\\nbreak"', 'an escaped line break inside a string is not one')
   })
 
   test('the result is always one line', () => {
