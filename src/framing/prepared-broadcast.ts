@@ -9,14 +9,19 @@ import type { Framing } from './framing.js'
 let lastSeq = 0
 
 /**
- * What a broadcast leaves to the next one on its stream: a framing that compresses along a stream
- * (ws-deflate.ts) compresses the next one against these bytes, for the wires that had it last.
+ * What a broadcast leaves to the next one for the same identifier on its stream: a framing that
+ * compresses along a stream (ws-deflate.ts) compresses the next one against its text, for the
+ * wires that had it last.
  */
 export interface Predecessor {
   /** The broadcast's `seq`. */
   readonly seq: number
-  /** Its data reply as UTF-8: what a client that got it compressed holds at the end of its window. */
-  readonly payload: Buffer
+  readonly identifier: string
+  /**
+   * Its data reply: what a client that got it compressed holds at the end of its window. Kept as
+   * text, not bytes: a small Buffer is a slice of Node's 8 KiB pool and would keep all of it.
+   */
+  readonly text: string
 }
 
 export class PreparedBroadcast {
@@ -33,7 +38,7 @@ export class PreparedBroadcast {
     readonly message: StreamMessage,
     /** `replies.dataHead(identifier)` when the caller has it cached (the hub's fan-out). */
     private readonly head?: string,
-    /** The stream's previous broadcast, when the hub kept it (see Framing.follow). */
+    /** The stream's previous broadcast for the same identifier, when the hub kept it (see Framing.follow). */
     readonly previous?: Predecessor,
   ) {}
 
@@ -49,7 +54,7 @@ export class PreparedBroadcast {
 
   /** What the next broadcast of this stream may be compressed against. */
   asPredecessor(): Predecessor {
-    return { seq: this.seq, payload: this.payload() }
+    return { seq: this.seq, identifier: this.identifier, text: this.json() }
   }
 
   bytes(framing: Framing): Buffer {

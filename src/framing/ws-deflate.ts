@@ -60,7 +60,7 @@ function alongStreamFraming(windowBits: number): Framing {
     name: `ws-deflate-${windowBits}-chained`,
     reply: wsFraming.reply,
     transmit: wsFraming.transmit,
-    data: (prepared) => wsDeflatedTextFrame(prepared.payload(), windowBits, prepared.previous!.payload),
+    data: (prepared) => wsDeflatedTextFrame(prepared.payload(), windowBits, Buffer.from(prepared.previous!.text, 'utf8')),
   })
   return defineFraming({
     name: `ws-deflate-${windowBits}-stream`,

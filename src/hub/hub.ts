@@ -10,8 +10,33 @@ interface StreamGroup {
   readonly subscribers: Set<Subscriber>
   /** Resolves once the broker delivers the stream live; undefined once it does. */
   ready: Promise<void> | undefined
-  /** The last broadcast, kept only when a framing compresses along the stream (ws-deflate.ts). */
-  previous?: Predecessor
+  /**
+   * The last broadcast for each identifier, kept only where a framing compresses along the stream
+   * (ws-deflate.ts): one, or a Map when the stream's subscribers use several identifiers.
+   */
+  previous?: Predecessor | Map<string, Predecessor>
+}
+
+function predecessor(group: StreamGroup, identifier: string): Predecessor | undefined {
+  const kept = group.previous
+  if (kept === undefined) return undefined
+  return kept instanceof Map ? kept.get(identifier) : kept.identifier === identifier ? kept : undefined
+}
+
+/**
+ * Keeps what this fan-out's broadcasts leave to the next one: `last`, and `others` for a stream
+ * with several identifiers. Written only where a framing followed the stream: other groups keep
+ * their shape (memory per stream).
+ */
+function keepPredecessors(group: StreamGroup, last: PreparedBroadcast | undefined, others: Map<string, PreparedBroadcast> | undefined): void {
+  if (others === undefined) {
+    if (last?.followed) group.previous = last.asPredecessor()
+    else if (group.previous !== undefined) group.previous = undefined
+    return
+  }
+  const kept = new Map<string, Predecessor>()
+  for (const p of [...others.values(), last!]) if (p.followed) kept.set(p.identifier, p.asPredecessor())
+  group.previous = kept.size > 0 ? kept : undefined
 }
 
 /** Counters the metrics read when scraped: plain integers, so the hot path pays one add. */
@@ -168,8 +193,7 @@ export class Hub {
       if (sub.identifier !== identifier) {
         if (prepared !== undefined) (others ??= new Map()).set(prepared.identifier, prepared)
         identifier = sub.identifier
-        // group.previous may be another identifier's (mixed streams): no wire of this one had it last, so none gets the frame compressed against it.
-        prepared = others?.get(identifier) ?? new PreparedBroadcast(identifier, message, (sub.dataHead ??= replies.dataHead(identifier)), group.previous)
+        prepared = others?.get(identifier) ?? new PreparedBroadcast(identifier, message, (sub.dataHead ??= replies.dataHead(identifier)), predecessor(group, identifier))
       }
       // One subscriber that throws must not cost the rest this message.
       try {
@@ -179,9 +203,7 @@ export class Hub {
       }
     }
     this.counters.deliveries += group.subscribers.size
-    // Written only where a framing follows the stream: other groups keep their shape (memory per stream).
-    if (prepared?.followed) group.previous = prepared.asPredecessor()
-    else if (group.previous !== undefined) group.previous = undefined
+    keepPredecessors(group, prepared, others)
   }
 
   /** After a broker reconnect, every subscriber learns where its stream stands and recovers what it missed. */

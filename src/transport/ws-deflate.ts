@@ -41,7 +41,8 @@ export function usableOffers(header: string): string | undefined | null {
   }
   const offers = parsed[EXTENSION_NAME]
   if (!offers) return undefined
-  const usable = offers.filter((o) => !(o.server_max_window_bits as unknown[] | undefined)?.includes('8'))
+  // Numerically: ws reads `08` as 8 too.
+  const usable = offers.filter((o) => !(o.server_max_window_bits as unknown[] | undefined)?.some((bits) => Number(bits) === 8))
   return usable.length ? extension.format({ [EXTENSION_NAME]: usable }) : undefined
 }
 

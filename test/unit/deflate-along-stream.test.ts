@@ -92,3 +92,23 @@ test('a framing that does not follow streams (the client asked for server_no_con
   assert.equal(got.length, 3)
   for (const f of got) assert.ok(f.rsv1 && alone(f) === f.text)
 })
+
+test('on a stream whose subscribers use several identifiers, each identifier\'s connections follow it, whatever framing the others have', async () => {
+  const t = setup()
+  // The same stream named by an identifier with its keys the other way round, by a following
+  // connection and by one whose framing does not compress (subscribed last, so fanned out last).
+  const reordered = JSON.stringify({ stream_name: 's', channel: '$pubsub' })
+  const a = t.connect(following)
+  await a.conn.subscribe(publicIdentifier('s'))
+  const b = t.connect(following)
+  await b.conn.subscribe(reordered)
+  const plain = t.connect()
+  await plain.conn.subscribe(reordered)
+  for (let step = 1; step <= 4; step++) await t.hub.publish('s', progress(step))
+  await turn()
+  for (const { wire } of [a, b]) {
+    assert.deepEqual(received(wire), [['s', 1], ['s', 2], ['s', 3], ['s', 4]])
+    for (const f of data(wire).slice(1)) assert.throws(() => alone(f), /invalid distance/, 'compressed against the one before for this identifier')
+  }
+  assert.deepEqual(plain.wire.messages().filter((m) => m.message).map((m) => m.message.step), [1, 2, 3, 4])
+})
