@@ -274,7 +274,7 @@ ${r.machine ?? '- not recorded in this run\'s JSON'}
 ## Workload
 
 - Fan-out sizes: WebSocket ${o.fanoutWs.join(', ')}; SSE/NDJSON ${o.fanoutHttp.join(', ')}; WebSocket and SSE over HTTP/2 ${o.fanoutH2.join(', ')} (NDJSON over HTTP/2 ${o.fanoutH2[0]}); long-poll (both) ${o.fanoutPoll.join(', ')}. Each size: ${o.rateSeconds} s at 10 msg/s, then flat out (up to ${o.flatDeliveries.toLocaleString('en')} deliveries or ${o.flatMaxSeconds} s).
-- Jobs sizes: ${o.jobs.join(', ')} (long-poll and the HTTP/2 variants: ${o.jobsSmall.join(', ')}), ${o.jobsSeconds} s each. Idle: ${o.idle.join(', ')} connections (over HTTP/2: WebSocket and SSE). Churn: ${o.churnClients} long-poll clients, ${o.churnRate} msg/s for ${o.churnSeconds} s.
+- Jobs sizes: ${o.jobs.join(', ')} (long-poll and the HTTP/2 variants: ${o.jobsSmall.join(', ')}), ${o.jobsSeconds} s each after 1 s of the same load unmeasured (warm-up). Idle: ${o.idle.join(', ')} connections (over HTTP/2: WebSocket and SSE). Churn: ${o.churnClients} long-poll clients, ${o.churnRate} msg/s for ${o.churnSeconds} s.
 - Messages are 100 B of JSON \`{"seq":N,"t":<µs>,"pad":"…"}\` published over HTTP (Herald \`POST /_broadcast\`, Nchan \`POST /pub/<ch>\`, the Node peers \`POST /pub/<ch>\` or \`POST /pub\` with an array; batch arrays where the server takes them).
 
 ## Commands

@@ -348,6 +348,8 @@ export async function jobs(adapter: ServerAdapter, transport: BenchTransport, si
         break
       }
       const streams = Array.from({ length: K }, (_, i) => streamOf(i))
+      // Unmeasured warm-up, as in fan-out and everyday: JIT and lazy allocation on the first publications.
+      await phase(s.srv, s.driver, s.pub, { streams, perStream: 1, mode: 'rate', rate: 10, seconds: 1 })
       const f = await phase(s.srv, s.driver, s.pub, { streams, perStream: 1, mode: 'rate', rate: 10, seconds: opts.jobsSeconds })
       rows.push({ scenario: 'jobs', server: adapter.name, transport, size: K, phase: '10/s each', figures: f })
       log(`  ${adapter.name}/${transport} K=${K}: ${Math.round(f.deliveriesPerSec)} deliveries/s of ${K * 10} offered, server ${f.cpuPerDeliveryUs.toFixed(1)} µs/delivery, ${f.writesPerDelivery?.toFixed(2)} writes/delivery, p99 ${f.p99.toFixed(1)} ms, lost ${f.lost} dup ${f.dup} reorder ${f.reorder}`)
@@ -371,8 +373,10 @@ export async function jobsBudget(adapter: ServerAdapter, transport: BenchTranspo
   try {
     const g = await grow(s, transport, K, streamOf)
     if (g.note) throw new Error(g.note)
+    const streams = Array.from({ length: K }, (_, i) => streamOf(i))
+    await phase(s.srv, s.driver, s.pub, { streams, perStream: 1, mode: 'rate', rate: 10, seconds: 1 })
     from = monotonicUs()
-    f = await phase(s.srv, s.driver, s.pub, { streams: Array.from({ length: K }, (_, i) => streamOf(i)), perStream: 1, mode: 'rate', rate: 10, seconds: opts.jobsSeconds })
+    f = await phase(s.srv, s.driver, s.pub, { streams, perStream: 1, mode: 'rate', rate: 10, seconds: opts.jobsSeconds })
     to = monotonicUs()
   } finally {
     await close(s)
