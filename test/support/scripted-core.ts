@@ -46,7 +46,26 @@ export class ScriptedBroker implements Broker {
     return this.subscribeWith
   }
   unsubscribe(stream: string): void { this.inner.unsubscribe(stream) }
-  store(namespace: string, ttlMs: number, limits?: { maxEntries?: number; maxBytes?: number }): KeyValueStore { return this.inner.store(namespace, ttlMs, limits) }
+  /** While set, every store operation rejects with it (the network broker's store is unreachable). */
+  storeFailure: Error | undefined
+  /** Every store operation asked, as `op key`, in order. */
+  readonly storeOps: string[] = []
+  store(namespace: string, ttlMs: number, limits?: { maxEntries?: number; maxBytes?: number }): KeyValueStore {
+    const inner = this.inner.store(namespace, ttlMs, limits)
+    const run = async <T>(op: string, key: string, fn: () => Promise<T>): Promise<T> => {
+      this.storeOps.push(`${op} ${key}`)
+      if (this.storeFailure) throw this.storeFailure
+      return fn()
+    }
+    return {
+      get: (key) => run('get', key, () => inner.get(key)),
+      set: (key, value) => run('set', key, () => inner.set(key, value)),
+      take: (key) => run('take', key, () => inner.take(key)),
+      delete: (key) => run('delete', key, () => inner.delete(key)),
+      get size() { return inner.size },
+      get evicted() { return inner.evicted },
+    }
+  }
   notify(topic: string, payload: string): Promise<void> { return this.inner.notify(topic, payload) }
   close(): Promise<void> { return this.inner.close() }
 }
