@@ -7,7 +7,12 @@ import { publicIdentifier } from '../../src/protocol/identifier.js'
 import { testCore, type TestCore } from '../support/core.js'
 import { FakeWire } from '../support/fake-wire.js'
 import { deferred, scriptedCore, type ScriptedCore } from '../support/scripted-core.js'
-import { until } from '../support/util.js'
+import { until as untilDeadline } from '../support/util.js'
+
+// Everything here happens in this process within a few turns: a 2 s deadline is ample, and a
+// mutant that breaks a wait fails it in 2 s rather than the suite's usual 10 (Stryker runs this
+// file once per mutant it covers).
+const until = <T>(check: () => T | Promise<T>, what: string) => untilDeadline(check, what, 2000)
 
 // Catch-up and recovery as a client sees them, through a FakeWire: a session taken over from
 // another node, history reads that fail, recoveries that cannot be served, and a broker that

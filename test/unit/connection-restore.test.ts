@@ -4,7 +4,12 @@ import { setImmediate as turn } from 'node:timers/promises'
 import { Disconnects } from '../../src/disconnect.js'
 import { publicIdentifier } from '../../src/protocol/identifier.js'
 import { deferred, scriptedCore, type ScriptedCore } from '../support/scripted-core.js'
-import { until } from '../support/util.js'
+import { until as untilDeadline } from '../support/util.js'
+
+// Everything here happens in this process within a few turns: a 2 s deadline is ample, and a
+// mutant that breaks a wait fails it in 2 s rather than the suite's usual 10 (Stryker runs this
+// file once per mutant it covers).
+const until = <T>(check: () => T | Promise<T>, what: string) => untilDeadline(check, what, 2000)
 
 // A restored session's hold (docs/protocol.md, "Session restore"): restored channels hold live
 // messages until the client's history request, or until the hold's 5 s run out. The sweep of the

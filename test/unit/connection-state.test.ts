@@ -4,7 +4,12 @@ import { setImmediate as turn } from 'node:timers/promises'
 import { Disconnects } from '../../src/disconnect.js'
 import { publicIdentifier } from '../../src/protocol/identifier.js'
 import { deferred, scriptedCore, type ScriptedCore } from '../support/scripted-core.js'
-import { until } from '../support/util.js'
+import { until as untilDeadline } from '../support/util.js'
+
+// Everything here happens in this process within a few turns: a 2 s deadline is ample, and a
+// mutant that breaks a wait fails it in 2 s rather than the suite's usual 10 (Stryker runs this
+// file once per mutant it covers).
+const until = <T>(check: () => T | Promise<T>, what: string) => untilDeadline(check, what, 2000)
 
 // What a connection keeps and reports as its state changes, through FakeWires on a
 // ScriptedBroker: held bytes against the budget to the byte, the state a restore brings back
