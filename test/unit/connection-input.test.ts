@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict'
+import { afterEach, test } from 'node:test'
+import { setImmediate as turn } from 'node:timers/promises'
+import { Disconnects } from '../../src/disconnect.js'
+import { publicIdentifier } from '../../src/protocol/identifier.js'
+import { scriptedCore, type ScriptedCore } from '../support/scripted-core.js'
+
+// A client's commands as an operator sees them refused or ignored (the herald:input:reject and
+// herald:command:ignore events behind herald_errors_total{code} and the log), through FakeWires.
+
+const open: ScriptedCore[] = []
+afterEach(async () => { for (const c of open.splice(0)) await c.close() })
+const setup = (...args: Parameters<typeof scriptedCore>) => { const t = scriptedCore(...args); open.push(t); return t }
+const id = (stream: string) => publicIdentifier(stream)
+
+test('a malformed command: disconnect invalid_command, reported as HERALD_ERR_BAD_COMMAND with the session', async () => {
+  const t = setup()
+  const { wire, conn } = t.connect()
+  conn.receive('{"command":"subscribe"}')
+  await turn()
+  assert.equal(wire.closedWith, Disconnects.invalidCommand)
+  assert.equal(wire.messages().at(-1).reason, 'invalid_command')
+  assert.deepEqual(t.seen.inputReject?.map((e) => [e.code, e.context]), [['HERALD_ERR_BAD_COMMAND', { sid: conn.sid }]])
+  assert.ok(t.seen.inputReject?.[0].detail.length > 0, 'says what was wrong')
+})
+
+test('over --rate-commands-per-connection: disconnect, reported as HERALD_ERR_RATE_LIMITED naming the limit', async () => {
+  const t = setup({ rates: { connectionsPerIp: 0, commandsPerConnection: 2 } })
+  const { wire, conn } = t.connect()
+  for (let i = 0; i < 10 && conn.isOpen; i++) conn.receive('{"command":"ping"}')
+  assert.equal(wire.closedWith, Disconnects.rateLimited)
+  assert.deepEqual(t.seen.inputReject?.map((e) => [e.code, e.context, e.detail]), [
+    ['HERALD_ERR_RATE_LIMITED', { sid: conn.sid, limit: 'commands' }, 'more than 2 commands a second (--rate-commands-per-connection)'],
+  ])
+})
+
+test('message and whisper are ignored and reported with the session, the command and the identifier', async () => {
+  const t = setup()
+  const { wire, conn } = t.connect()
+  conn.receive(JSON.stringify({ command: 'message', identifier: id('s'), data: '{}' }))
+  conn.receive(JSON.stringify({ command: 'whisper', identifier: id('s'), data: '{}' }))
+  conn.receive('{"command":"pong"}')
+  await turn()
+  assert.deepEqual(wire.messages().map((m) => m.type), ['welcome'])
+  assert.equal(wire.closedWith, undefined)
+  assert.deepEqual(t.seen.commandIgnore?.map((e) => [e.sid, e.command, e.identifier]), [[conn.sid, 'message', id('s')], [conn.sid, 'whisper', id('s')]])
+})
