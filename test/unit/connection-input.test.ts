@@ -45,3 +45,15 @@ test('message and whisper are ignored and reported with the session, the command
   assert.equal(wire.closedWith, undefined)
   assert.deepEqual(t.seen.commandIgnore?.map((e) => [e.sid, e.command, e.identifier]), [[conn.sid, 'message', id('s')], [conn.sid, 'whisper', id('s')]])
 })
+
+test('a command that arrives after the connection ended does nothing: no subscription is left behind for it', async () => {
+  const t = setup()
+  const { wire, conn } = t.connect()
+  await turn()
+  conn.closed(Disconnects.normal)
+  conn.receive(JSON.stringify({ command: 'subscribe', identifier: id('s') }))
+  await turn()
+  assert.equal(t.hub.subscriberCount('s'), 0)
+  assert.deepEqual(conn.identifiers, [])
+  assert.deepEqual(wire.messages().map((m) => m.type), ['welcome'])
+})
