@@ -58,3 +58,22 @@ test('a broker reconnect while a history request is being served leaves it to th
   assert.equal(t.hub.counters.gapsRecovered, 0)
   assert.equal(t.broker.queries.filter((q) => q.query.after).length, 1, 'one history read: the request\'s')
 })
+
+test('after the kernel refuses a write, nothing more goes out until the transport says drained; then the backlog, in order', async () => {
+  const t = setup()
+  const { wire, conn } = t.connect()
+  await conn.subscribe(id('s'))
+  await turn()
+  wire.accept = false // the next write fills the kernel
+  await t.hub.publish('s', 1)
+  await turn()
+  await t.hub.publish('s', 2)
+  await t.hub.publish('s', 3)
+  await turn()
+  await turn()
+  assert.deepEqual(wire.messages().filter((m) => m.stream_id).map((m) => m.offset), [1], 'blocked after 1')
+  wire.accept = true
+  conn.drained()
+  await until(() => wire.messages().filter((m) => m.stream_id).length === 3, 'the backlog')
+  assert.deepEqual(wire.messages().filter((m) => m.stream_id).map((m) => m.offset), [1, 2, 3])
+})
