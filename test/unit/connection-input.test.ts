@@ -57,3 +57,20 @@ test('a command that arrives after the connection ended does nothing: no subscri
   assert.deepEqual(conn.identifiers, [])
   assert.deepEqual(wire.messages().map((m) => m.type), ['welcome'])
 })
+
+test('an unsubscribe for a channel the client does not hold is ignored; the connection goes on', async () => {
+  const t = setup()
+  const { wire, conn } = t.connect()
+  assert.doesNotThrow(() => conn.receive(JSON.stringify({ command: 'unsubscribe', identifier: id('never') })))
+  await turn()
+  assert.equal(conn.isOpen, true)
+  assert.deepEqual(wire.messages().map((m) => m.type), ['welcome'])
+})
+
+test('over --max-subscriptions: the subscribe is answered as refused (not unavailable), for the transports that answer with a status', async () => {
+  const t = setup({ maxSubscriptions: 1 })
+  const { conn } = t.connect()
+  assert.deepEqual(await conn.subscribe(id('a')), { ok: true })
+  assert.deepEqual(await conn.subscribe(id('b')), { ok: false, why: 'this connection holds 1 subscriptions already (--max-subscriptions)', unavailable: false })
+  assert.deepEqual(await conn.subscribe(id('a')), { ok: true }, 'a duplicate is no new subscription')
+})
