@@ -77,3 +77,19 @@ test('after the kernel refuses a write, nothing more goes out until the transpor
   await until(() => wire.messages().filter((m) => m.stream_id).length === 3, 'the backlog')
   assert.deepEqual(wire.messages().filter((m) => m.stream_id).map((m) => m.offset), [1, 2, 3])
 })
+
+test('a history command with nothing to replay does not move a live subscription past a message it has not had yet', async () => {
+  const t = setup()
+  const { wire, conn } = t.connect()
+  await conn.subscribe(id('s'))
+  await t.hub.publish('s', 1)
+  t.broker.drop.add(2)
+  await t.hub.publish('s', 2) // lost on the way: the gap shows with the next message
+  conn.receive(JSON.stringify({ command: 'history', identifier: id('s'), history: {} }))
+  conn.receive(JSON.stringify({ command: 'history', identifier: id('unknown'), history: {} }))
+  await turn()
+  await t.hub.publish('s', 3)
+  await until(() => wire.messages().filter((m) => m.stream_id).length === 3, 'recovered')
+  assert.deepEqual(wire.messages().filter((m) => m.stream_id).map((m) => m.offset), [1, 2, 3])
+  assert.equal(conn.isOpen, true, 'a history command for a channel not held is ignored')
+})
