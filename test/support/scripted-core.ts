@@ -25,11 +25,17 @@ export class ScriptedBroker implements Broker {
   historyWith: ((stream: string, query: HistoryQuery) => Promise<History | undefined>) | undefined
   /** Offsets appended but not delivered live. */
   readonly drop = new Set<number>()
+  /**
+   * Streams whose subscribe is still under way (`subscribeWith` pending) get no live messages
+   * when this is set, as with a real network broker; by default they get them at once.
+   */
+  liveOnlyWhenReady = false
+  private readonly pending = new Set<string>()
   /** Each history query asked, in order. */
   readonly queries: { stream: string; query: HistoryQuery }[] = []
 
   constructor(events: BrokerEvents) {
-    this.inner = new MemoryBroker({ ...events, message: (m: StreamMessage) => { if (!this.drop.has(m.offset)) events.message(m) } }, { historyLimit: 100, historyTtlMs: 60_000 })
+    this.inner = new MemoryBroker({ ...events, message: (m: StreamMessage) => { if (!this.drop.has(m.offset) && !this.pending.has(m.stream)) events.message(m) } }, { historyLimit: 100, historyTtlMs: 60_000 })
   }
 
   get state(): BrokerState { return this.inner.state }
@@ -43,7 +49,12 @@ export class ScriptedBroker implements Broker {
   }
   subscribe(stream: string): Promise<void> | undefined {
     this.inner.subscribe(stream)
-    return this.subscribeWith
+    const ready = this.subscribeWith
+    if (ready && this.liveOnlyWhenReady) {
+      this.pending.add(stream)
+      ready.then(() => this.pending.delete(stream), () => this.pending.delete(stream))
+    }
+    return ready
   }
   unsubscribe(stream: string): void { this.inner.unsubscribe(stream) }
   /** While set, every store operation rejects with it (the network broker's store is unreachable). */
