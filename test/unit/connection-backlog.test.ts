@@ -62,3 +62,41 @@ test('the snapshot: after a new subscription (told of no backlog message when th
   assert.deepEqual(types(wire.messages()), ['welcome', 'confirm_subscription', 'snapshot', 'confirm_history', 'reject_history', 'snapshot'])
   assert.equal(afters.length, 2)
 })
+
+test('history since a time in the future replays nothing (since is in seconds)', async () => {
+  const t = setup()
+  await t.hub.publish('s', 1)
+  const { wire, conn } = t.connect()
+  await conn.subscribe(id('s'), { since: Date.now() / 1000 + 3600 })
+  await turn()
+  assert.deepEqual(types(wire.messages()), ['welcome', 'confirm_subscription', 'confirm_history'])
+})
+
+test('a position the broker cannot serve and a broker that fails are told apart: the first is positioned at the top, the second reported as a failure', async () => {
+  const t = setup()
+  const m1 = await t.hub.publish('s', 1)
+  const gone = t.connect()
+  await gone.conn.subscribe(id('s'), { streams: { s: { epoch: 'gone', offset: 1 } } })
+  assert.deepEqual(gone.conn.positions()[0].streams, [{ stream: 's', epoch: m1.epoch, offset: 1 }])
+  // Reads after a position fail; the top can still be read.
+  t.broker.historyWith = async (_stream, query) => { if (query.after) throw new Error('connection reset'); return undefined }
+  const failing = t.connect()
+  await failing.conn.subscribe(id('s'), { streams: { s: { epoch: m1.epoch, offset: 0 } } })
+  assert.deepEqual(failing.conn.positions()[0].streams, [{ stream: 's', epoch: '', offset: 0 }], 'no baseline after a failure')
+  assert.deepEqual(t.seen.historyReject?.map((e) => [e.sid, e.failed]), [[gone.conn.sid, false], [failing.conn.sid, true]])
+})
+
+test('a channel left while its snapshot is made gets no confirm_history', async () => {
+  let release!: () => void
+  const hook = new Promise<void>((resolve) => { release = resolve })
+  const t = setup({}, { snapshot: async () => { await hook; return '{"snap":1}' } })
+  const m1 = await t.hub.publish('s', 1)
+  const { wire, conn } = t.connect()
+  const subscribing = conn.subscribe(id('s'), { streams: { s: { epoch: m1.epoch, offset: 0 } } })
+  await until(() => wire.messages().some((m) => m.offset === 1), 'the backlog')
+  conn.unsubscribe(id('s'))
+  release()
+  await subscribing
+  await turn()
+  assert.ok(!wire.messages().some((m) => m.type === 'confirm_history'), JSON.stringify(types(wire.messages())))
+})
