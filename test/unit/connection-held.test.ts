@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict'
+import { afterEach, test } from 'node:test'
+import { setImmediate as turn } from 'node:timers/promises'
+import { Disconnects } from '../../src/disconnect.js'
+import { publicIdentifier } from '../../src/protocol/identifier.js'
+import { deferred, scriptedCore, type ScriptedCore } from '../support/scripted-core.js'
+import { until as untilDeadline } from '../support/util.js'
+
+// In-process waits of a few turns: a 2 s deadline is ample (see connection-catchup.test.ts).
+const until = <T>(check: () => T | Promise<T>, what: string) => untilDeadline(check, what, 2000)
+
+// The bytes of held live messages as the budget counts them, through FakeWires on a
+// ScriptedBroker: given back when released, charged for the message that showed a gap; and what
+// operators are told of a recovery after a broker reconnect.
+
+const open: ScriptedCore[] = []
+afterEach(async () => { for (const c of open.splice(0)) await c.close() })
+const setup = (...args: Parameters<typeof scriptedCore>) => { const t = scriptedCore(...args); open.push(t); return t }
+const id = (stream: string) => publicIdentifier(stream)
+const payload = 'x'.repeat(500)
+const charge = (stream: string) => payload.length + 2 + id(stream).length + 64
+
+test('held messages give their bytes back when released', async () => {
+  // Room for one held message at a time: three holds in a row fit only if each gives its bytes back.
+  const t = setup({ outboxBytes: charge('a') + 10 })
+  const { wire, conn } = t.connect()
+  await turn()
+  for (const stream of ['a', 'b', 'c']) {
+    const gate = deferred()
+    t.broker.subscribeWith = gate.promise
+    const subscribing = conn.subscribe(id(stream))
+    await t.hub.publish(stream, payload) // held until the broker subscribed
+    gate.resolve()
+    await subscribing
+    await until(() => wire.messages().some((m) => m.stream_id === stream), `${stream} released`)
+    await turn() // written: the outbox is empty again
+  }
+  assert.equal(wire.closedWith, undefined)
+})
+
+test('the message that showed a gap is held, and charged, while the gap is read', async () => {
+  for (const [outboxBytes, slow] of [[2 * charge('s'), false], [2 * charge('s') - 1, true]] as const) {
+    const t = setup({ outboxBytes })
+    const { wire, conn } = t.connect()
+    await conn.subscribe(id('s'))
+    await t.hub.publish('s', 'first')
+    await until(() => wire.messages().some((m) => m.offset === 1), 'first')
+    await turn()
+    const reading = deferred<undefined>()
+    t.broker.historyWith = (_stream, query) => (query.after ? reading.promise : Promise.resolve(undefined))
+    t.broker.drop.add(2)
+    await t.hub.publish('s', payload)
+    await t.hub.publish('s', payload) // shows the gap: held
+    await t.hub.publish('s', payload) // held too
+    assert.equal(wire.closedWith, slow ? Disconnects.slow : undefined, `budget ${outboxBytes}`)
+    reading.resolve(undefined)
+    if (!slow) await until(() => wire.messages().some((m) => m.offset === 4), 'recovered')
+  }
+})
+
+test('a recovery after a broker reconnect is reported with the position it starts from and no message that showed it (-1)', async () => {
+  const t = setup()
+  const { wire, conn } = t.connect()
+  await conn.subscribe(id('s'))
+  await t.hub.publish('s', 1)
+  t.broker.drop.add(2)
+  await t.hub.publish('s', 2)
+  t.brokerEvents.resubscribed!()
+  await until(() => wire.messages().some((m) => m.offset === 2), 'recovered')
+  assert.deepEqual(t.seen.historyGap?.map((e) => [e.sid, e.stream, e.after, e.got]), [[conn.sid, 's', 1, -1]])
+})
