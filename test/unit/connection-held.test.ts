@@ -69,3 +69,24 @@ test('a recovery after a broker reconnect is reported with the position it start
   await until(() => wire.messages().some((m) => m.offset === 2), 'recovered')
   assert.deepEqual(t.seen.historyGap?.map((e) => [e.sid, e.stream, e.after, e.got]), [[conn.sid, 's', 1, -1]])
 })
+
+test('a stream\'s last message recovered from a gap completes the connection; other recovered messages do not', async () => {
+  const t = setup()
+  const { wire, conn } = t.connect({ restorable: false })
+  await conn.subscribe(id('s'), undefined, { endsWith: (m) => m.data === '"bye"' })
+  await t.hub.publish('s', 'hi')
+  t.broker.drop.add(2)
+  await t.hub.publish('s', 'lost')
+  await t.hub.publish('s', 'shows the gap')
+  await until(() => wire.messages().some((m) => m.offset === 3), 'recovered')
+  await turn()
+  assert.equal(conn.isOpen, true, 'not the last message yet')
+  t.broker.drop.add(5)
+  await t.hub.publish('s', 'more')
+  await t.hub.publish('s', 'bye') // lost on the way
+  await t.hub.publish('s', 'after the end') // shows the gap
+  await until(() => wire.closedWith, 'completed')
+  assert.equal(wire.closedWith, Disconnects.complete)
+  const data = wire.messages().filter((m) => m.stream_id).map((m) => m.message)
+  assert.deepEqual(data.slice(0, 5), ['hi', 'lost', 'shows the gap', 'more', 'bye'])
+})
