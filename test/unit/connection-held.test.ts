@@ -90,3 +90,53 @@ test('a stream\'s last message recovered from a gap completes the connection; ot
   const data = wire.messages().filter((m) => m.stream_id).map((m) => m.message)
   assert.deepEqual(data.slice(0, 5), ['hi', 'lost', 'shows the gap', 'more', 'bye'])
 })
+
+test('a gap that cannot be filled, with nothing held or with the channel left during the snapshot, ends nothing', async () => {
+  // After a broker reconnect: nothing showed the gap, so nothing is held.
+  const a = setup({}, { snapshot: () => '{"snap":1}' })
+  const one = a.connect()
+  await one.conn.subscribe(id('s'))
+  await a.hub.publish('s', 1)
+  a.broker.drop.add(2)
+  await a.hub.publish('s', 2)
+  a.broker.historyWith = async (_stream, query) => { if (query.after) throw new Error('down'); return undefined }
+  a.brokerEvents.resubscribed!()
+  await until(() => one.wire.messages().filter((m) => m.message?.snap === 1).length === 2, 'the snapshot after the refusal')
+  await turn()
+  assert.equal(one.conn.isOpen, true)
+  assert.equal(a.seen.requestFail, undefined)
+  // The channel is left while the snapshot is made.
+  let release!: () => void
+  const hook = new Promise<void>((resolve) => { release = resolve })
+  let calls = 0
+  const b = setup({}, { snapshot: async () => { if (++calls > 1) await hook; return '{"snap":1}' } })
+  const two = b.connect()
+  await two.conn.subscribe(id('s'))
+  await b.hub.publish('s', 1)
+  b.broker.drop.add(2)
+  b.broker.historyWith = async (_stream, query) => { if (query.after) throw new Error('down'); return undefined }
+  await b.hub.publish('s', 2)
+  await b.hub.publish('s', 3) // shows the gap
+  await until(() => calls === 2, 'the snapshot asked for')
+  two.conn.unsubscribe(id('s'))
+  release()
+  await turn()
+  await turn()
+  assert.equal(two.conn.isOpen, true)
+  assert.equal(b.seen.requestFail, undefined)
+})
+
+test('a connection with several ending streams completes when the last of them has ended', async () => {
+  const t = setup()
+  const { wire, conn } = t.connect({ restorable: false })
+  const ends = (m: { data: string }) => m.data === '"bye"'
+  await conn.subscribe(id('a'), undefined, { endsWith: ends })
+  await conn.subscribe(id('b'), undefined, { endsWith: ends })
+  await t.hub.publish('a', 'bye')
+  await until(() => wire.messages().some((m) => m.stream_id === 'a'), 'a ended')
+  await turn()
+  assert.equal(conn.isOpen, true, 'b goes on')
+  await t.hub.publish('b', 'bye')
+  await until(() => wire.closedWith, 'completed')
+  assert.equal(wire.closedWith, Disconnects.complete)
+})
