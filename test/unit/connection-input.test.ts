@@ -74,3 +74,14 @@ test('over --max-subscriptions: the subscribe is answered as refused (not unavai
   assert.deepEqual(await conn.subscribe(id('b')), { ok: false, why: 'this connection holds 1 subscriptions already (--max-subscriptions)', unavailable: false })
   assert.deepEqual(await conn.subscribe(id('a')), { ok: true }, 'a duplicate is no new subscription')
 })
+
+test('a reader too slow for its budget is reported as HERALD_ERR_TOO_SLOW with the session and the budget', async () => {
+  const t = setup({ outboxBytes: 1000 })
+  const { wire, conn } = t.connect()
+  await conn.subscribe(id('s'))
+  await turn()
+  wire.bufferedBytes = 2000 // the session holds more than the budget, unsent
+  await t.hub.publish('s', 1)
+  assert.equal(wire.closedWith, Disconnects.slow)
+  assert.deepEqual(t.seen.inputReject?.map((e) => [e.code, e.detail, e.context]), [['HERALD_ERR_TOO_SLOW', 'outbox over 1000 bytes', { sid: conn.sid }]])
+})
