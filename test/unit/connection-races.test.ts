@@ -71,3 +71,18 @@ test('a session resumed while the broker still subscribes its stream reads histo
   assert.deepEqual(types(wire.messages()), ['data:2'])
   assert.equal(conn.sid, 'moved-sid')
 })
+
+test('whenSettled runs once nothing is being set up or caught up any more, not before', async () => {
+  const t = setup()
+  const gate = deferred()
+  t.broker.subscribeWith = gate.promise
+  const { conn } = t.connect()
+  const seen: boolean[] = []
+  const a = conn.subscribe(id('a'))
+  const b = conn.subscribe(id('b'))
+  conn.whenSettled(() => seen.push(conn.settling))
+  gate.resolve()
+  await Promise.all([a, b])
+  await turn()
+  assert.deepEqual(seen, [false], 'called once, when settled')
+})
