@@ -61,7 +61,10 @@ export class ScriptedBroker implements Broker {
   storeFailure: Error | undefined
   /** Every store operation asked, as `op key`, in order. */
   readonly storeOps: string[] = []
+  /** Each store asked for: its namespace (a key prefix in Redis or a NATS KV bucket), TTL and limits. */
+  readonly stores: { namespace: string; ttlMs: number; limits?: { maxEntries?: number; maxBytes?: number } }[] = []
   store(namespace: string, ttlMs: number, limits?: { maxEntries?: number; maxBytes?: number }): KeyValueStore {
+    this.stores.push({ namespace, ttlMs, limits })
     const inner = this.inner.store(namespace, ttlMs, limits)
     const run = async <T>(op: string, key: string, fn: () => Promise<T>): Promise<T> => {
       this.storeOps.push(`${op} ${key}`)
