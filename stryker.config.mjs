@@ -20,7 +20,7 @@ const concurrency = Number(concurrencyText)
 const inOrder = (dir, names) => names.map((n) => `${dir}/${n}.test.ts`)
 // Unit files that wait on real timers (1-6 s each): after the other unit files, which kill most
 // of src/core's mutants in under a second.
-const slowUnit = inOrder('test/unit', ['connection-liveness', 'core-refresh', 'clients', 'core-restore-hold'])
+const slowUnit = inOrder('test/unit', ['connection-liveness', 'core-refresh', 'core-refresh-memory', 'clients', 'core-restore-hold'])
 const testFiles = [
   ...readdirSync('test/unit').filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/unit/${f}`).filter((f) => !slowUnit.includes(f)),
   ...slowUnit,
