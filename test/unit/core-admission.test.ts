@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { afterEach, test } from 'node:test'
 import { setImmediate as turn } from 'node:timers/promises'
+import { signJwt } from '../../src/auth/jwt.js'
 import { Disconnects } from '../../src/disconnect.js'
 import { FakeWire } from '../support/fake-wire.js'
 import { scriptedCore, type ScriptedCore } from '../support/scripted-core.js'
@@ -44,4 +45,11 @@ test('--rate-connections-per-ip 0.5: one new session, then wait 2 s (Retry-After
     assert.equal(err.retryAfterSec, 2)
     return true
   })
+})
+
+test('a token in Sec-WebSocket-Protocol is found after other entries and the spaces browsers put between them', async () => {
+  const t = setup({ jwt })
+  const token = signJwt({ sub: 'u1' }, jwt.secret)
+  assert.equal(await t.core.authenticate(t.request(undefined, { 'sec-websocket-protocol': `actioncable-v1-ext-json, jid.${token}` })), undefined)
+  assert.match(String(await t.core.authenticate(t.request(undefined, { 'sec-websocket-protocol': 'actioncable-v1-ext-json, jid.' }))), /no token/)
 })
