@@ -18,8 +18,12 @@ const concurrency = Number(concurrencyText)
 // end, and last the Redis and NATS conformance suites (5-6 s each). Listed one by one because a
 // glob's order is the file system's.
 const inOrder = (dir, names) => names.map((n) => `${dir}/${n}.test.ts`)
+// Unit files that wait on real timers (1-6 s each): after the other unit files, which kill most
+// of src/core's mutants in under a second.
+const slowUnit = inOrder('test/unit', ['connection-liveness', 'core-refresh', 'core-refresh-memory', 'clients', 'core-restore-hold'])
 const testFiles = [
-  ...readdirSync('test/unit').filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/unit/${f}`),
+  ...readdirSync('test/unit').filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/unit/${f}`).filter((f) => !slowUnit.includes(f)),
+  ...slowUnit,
   'test/catalog.test.ts',
   ...inOrder('test/broker', ['options', 'memory']),
   ...inOrder('test/e2e', ['smoke', 'publishing', 'connection-auth', 'bad-input', 'positions', 'client-commands']),
