@@ -188,7 +188,8 @@ export class RedisBroker implements Broker {
     const i = payload.indexOf(':')
     const j = payload.indexOf(':', i + 1)
     const k = payload.indexOf(':', j + 1)
-    if (k < 0) return
+    // j < 0: one colon only (then k would find the first colon again).
+    if (j < 0 || k < 0) return
     this.events.message({
       stream,
       data: payload.slice(k + 1),
