@@ -86,6 +86,18 @@ describe('NATS broker edges', () => {
     assert.equal(a.broker.counters.historyReads, 1)
   })
 
+  test('a node publishing to several streams in turn reads each top once and then follows its own publishes', async () => {
+    const { broker } = await natsBroker()
+    for (let round = 1; round <= 3; round++) {
+      for (const s of ['x', 'y', 'z']) assert.equal((await broker.publish(s, String(round))).offset, round)
+    }
+    assert.deepEqual(broker.counters, { publishes: 9, topReads: 3, conflicts: 0, historyReads: 0 })
+    await broker.subscribe('x') // its own publishes come back live: they must not move the remembered top back
+    await broker.publish('x', '4')
+    await broker.publish('x', '5')
+    assert.deepEqual(broker.counters, { publishes: 11, topReads: 3, conflicts: 0, historyReads: 0 })
+  })
+
   test('two nodes reading fresh streams at once agree on each epoch, and the first publish continues it', async () => {
     const a = await natsBroker()
     const b = await natsBroker(a.prefix)
@@ -99,9 +111,13 @@ describe('NATS broker edges', () => {
     assert.deepEqual({ offset: first.offset, epoch: first.epoch }, { offset: 1, epoch: tops[0].epoch })
   })
 
-  test('after close(), every operation rejects with BrokerUnavailable saying why', async () => {
-    const { broker } = await natsBroker()
+  test('after close(), every operation rejects with BrokerUnavailable saying why; the state stays closed', async () => {
+    const states: string[] = []
+    const broker = new NatsBroker({ message() {}, stateChanged: (state) => void states.push(state) }, { url, prefix: space(), historyLimit: 10, historyTtlMs: 60_000 })
+    opened.push(broker)
+    await broker.start()
     const store = broker.store('after-close', 60_000)
+    await store.set('k', 'v')
     await broker.close()
     const closed = (err: unknown) => err instanceof BrokerUnavailable && err.message === 'nats: closed'
     await assert.rejects(broker.publish('s', '1'), closed)
@@ -109,6 +125,17 @@ describe('NATS broker edges', () => {
     await assert.rejects(broker.notify('t', 'p'), closed)
     await assert.rejects(broker.history('s'), closed)
     await assert.rejects(store.get('k'), closed)
+    assert.deepEqual(states, ['up', 'closed'])
+    assert.equal(broker.state, 'closed')
+  })
+
+  test("a store's KV bucket keeps one value per key for the store's TTL (whole milliseconds)", async () => {
+    const { broker, prefix } = await natsBroker()
+    await broker.store('limits', 1500.4).set('k', 'v')
+    const jsm = await jetstreamManager(await nc())
+    const config = (await jsm.streams.info(`KV_${new NatsNames(prefix).bucket('limits')}`)).config
+    assert.equal(config.max_age, nanos(1500))
+    assert.equal(config.max_msgs_per_subject, 1)
   })
 
   test("a history stream made with other limits is brought in line with this node's", async () => {
