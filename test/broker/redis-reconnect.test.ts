@@ -1,0 +1,65 @@
+// The Redis broker when Redis drops ONE of its two connections (CLIENT KILL, as a proxy or an
+// operator might): the node reports down, then up once both are ready again, subscribes every
+// stream again and says so, and live delivery goes on. The broker restart tests drop both at once;
+// these tell the subscriber connection and the commands connection apart. A Redis of the test's
+// own (killing connections on the shared one would hit other tests).
+import { Redis } from 'ioredis'
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import type { BrokerState } from '../../src/broker/broker.js'
+import { RedisBroker } from '../../src/broker/redis-broker.js'
+import type { StreamMessage } from '../../src/protocol/messages.js'
+import { until } from '../support/util.js'
+import { ownRedis, type OwnServer } from './servers.js'
+
+let server: OwnServer
+let admin: Redis
+before(async () => {
+  server = await ownRedis()
+  admin = new Redis(server.url)
+})
+after(async () => {
+  await admin?.quit()
+  await server?.close()
+})
+
+/** Kills Herald's connection named herald-<role> on the server. */
+async function kill(role: string): Promise<void> {
+  const list = (await admin.client('LIST')) as string
+  const line = list.split('\n').find((l) => l.includes(` name=herald-${role} `))
+  assert.ok(line, `herald-${role} connected`)
+  await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1])
+}
+
+test('one connection killed at a time: down, up again, resubscribed, delivery goes on', async () => {
+  const states: [BrokerState, string | undefined][] = []
+  const messages: StreamMessage[] = []
+  let resubscribes = 0
+  const broker = new RedisBroker({
+    message: (m) => void messages.push(m),
+    stateChanged: (state, detail) => void states.push([state, detail]),
+    resubscribed: () => void resubscribes++,
+  }, { url: server.url, prefix: 'herald-test:reconnect:', historyLimit: 10, historyTtlMs: 60_000, historyMetaTtlMs: 60_000 })
+  try {
+    await broker.start()
+    await broker.subscribe('s')
+    await broker.publish('s', '1')
+    await until(() => messages.length === 1, 'the first message live')
+
+    let round = 1
+    for (const role of ['subscriber', 'commands']) {
+      round++
+      await kill(role)
+      await until(() => resubscribes === round - 1 && broker.state === 'up', `up and resubscribed after herald-${role} was killed`)
+      assert.deepEqual(states.slice(-2).map(([s]) => s), ['down', 'up'], `herald-${role}: down, then up`)
+      const [, detail] = states.at(-2)!
+      assert.ok(detail && detail.length > 0, 'the down state says why')
+      const m = await broker.publish('s', String(round))
+      await until(() => messages.length === round, `message ${round} live after herald-${role} came back`)
+      assert.deepEqual(messages.at(-1), m)
+    }
+    assert.deepEqual(states.map(([s]) => s), ['up', 'down', 'up', 'down', 'up'])
+  } finally {
+    await broker.close()
+  }
+})
