@@ -98,6 +98,18 @@ describe('NATS broker edges', () => {
     assert.deepEqual(broker.counters, { publishes: 11, topReads: 3, conflicts: 0, historyReads: 0 })
   })
 
+  test('publishes to one stream keep their call order, also those made while earlier ones are in flight', async () => {
+    const { broker } = await natsBroker()
+    const calls: Promise<StreamMessage>[] = []
+    for (let i = 1; i <= 10; i++) calls.push(broker.publish('order', String(i)))
+    await calls[0]
+    for (let i = 11; i <= 20; i++) calls.push(broker.publish('order', String(i)))
+    const got = await Promise.all(calls)
+    assert.deepEqual(got.map((m) => [m.offset, m.data]), got.map((_, i) => [i + 1, String(i + 1)]))
+    assert.equal(broker.counters.conflicts, 0, 'one node never races itself')
+    assert.deepEqual((await broker.history('order', { sinceMs: 0 })).messages.map((m) => m.data), got.map((m) => m.data))
+  })
+
   test('two nodes reading fresh streams at once agree on each epoch, and the first publish continues it', async () => {
     const a = await natsBroker()
     const b = await natsBroker(a.prefix)
