@@ -98,6 +98,17 @@ describe('NATS broker edges', () => {
     assert.deepEqual(broker.counters, { publishes: 11, topReads: 3, conflicts: 0, historyReads: 0 })
   })
 
+  test("the offset-0 marker that fixes a fresh stream's epoch is neither delivered nor served as history", async () => {
+    const { broker, events } = await natsBroker()
+    await broker.subscribe('marked')
+    const fresh = (await broker.history('marked', { limit: 0 })).top // writes the marker
+    const m = await broker.publish('marked', '1')
+    await until(() => events.messages.length > 0, 'the publication live')
+    assert.deepEqual(events.messages, [m])
+    assert.deepEqual((await broker.history('marked', { sinceMs: 0 })).messages, [m])
+    assert.deepEqual((await broker.history('marked', { after: fresh })).messages, [m])
+  })
+
   test('publishes to one stream keep their call order, also those made while earlier ones are in flight', async () => {
     const { broker } = await natsBroker()
     const calls: Promise<StreamMessage>[] = []
