@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis'
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import type { BrokerState } from '../../src/broker/broker.js'
+import { BrokerUnavailable, type BrokerState } from '../../src/broker/broker.js'
 import { RedisBroker } from '../../src/broker/redis-broker.js'
 import type { StreamMessage } from '../../src/protocol/messages.js'
 import { until } from '../support/util.js'
@@ -59,6 +59,55 @@ test('one connection killed at a time: down, up again, resubscribed, delivery go
       assert.deepEqual(messages.at(-1), m)
     }
     assert.deepEqual(states.map(([s]) => s), ['up', 'down', 'up', 'down', 'up'])
+  } finally {
+    await broker.close()
+  }
+})
+
+test('more than a thousand streams are all subscribed again after the subscriber connection drops', async () => {
+  const messages: StreamMessage[] = []
+  let resubscribes = 0
+  const broker = new RedisBroker({ message: (m) => void messages.push(m), resubscribed: () => void resubscribes++ },
+    { url: server.url, prefix: 'herald-test:many:', historyLimit: 10, historyTtlMs: 60_000, historyMetaTtlMs: 60_000 })
+  try {
+    await broker.start()
+    const streams = Array.from({ length: 2100 }, (_, i) => `many-${i}`)
+    await Promise.all(streams.map((s) => broker.subscribe(s)))
+    await kill('subscriber')
+    await until(() => resubscribes === 1 && broker.state === 'up', 'resubscribed')
+    const last = streams.filter((_, i) => i % 500 === 499 || i === streams.length - 1)
+    for (const s of last) await broker.publish(s, '1')
+    await until(() => messages.length === last.length, `one message on each of ${last.join(', ')}`)
+    assert.deepEqual(messages.map((m) => m.stream), last)
+  } finally {
+    await broker.close()
+  }
+})
+
+test('a subscribe while Redis is down rejects and is forgotten: not counted, not subscribed when Redis is back', async () => {
+  const messages: StreamMessage[] = []
+  let resubscribes = 0
+  const broker = new RedisBroker({ message: (m) => void messages.push(m), resubscribed: () => void resubscribes++ },
+    { url: server.url, prefix: 'herald-test:down:', historyLimit: 10, historyTtlMs: 60_000, historyMetaTtlMs: 60_000 })
+  try {
+    await broker.start()
+    await broker.subscribe('kept')
+    await server.stop()
+    await until(() => broker.state === 'down', 'down')
+    await assert.rejects(broker.subscribe('while-down'), BrokerUnavailable)
+    assert.equal(broker.streamCount, 1)
+    broker.unsubscribe('kept') // while down: nothing to send, not subscribed again later
+    assert.equal(broker.streamCount, 0)
+    await server.start({ wipe: false })
+    admin.disconnect()
+    admin = new Redis(server.url)
+    await until(() => resubscribes === 1 && broker.state === 'up', 'up again')
+    await broker.publish('while-down', '1')
+    await broker.publish('kept', '1')
+    await broker.subscribe('marker')
+    const marker = await broker.publish('marker', '1')
+    await until(() => messages.length > 0, 'the marker')
+    assert.deepEqual(messages, [marker], 'only the stream subscribed after the restart is delivered')
   } finally {
     await broker.close()
   }
