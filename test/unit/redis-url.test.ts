@@ -26,5 +26,7 @@ test('credentials are URL-decoded; ports default to 26379 (Sentinel) and 6379 (C
   assert.deepEqual(parseRedisUrl('redis+cluster://a@b:pw@n1'), {
     kind: 'cluster', hosts: [{ host: 'n1', port: 6379 }], name: '', username: 'a@b', password: 'pw',
   })
-  assert.deepEqual(parseRedisUrl('redis+cluster://n1:7000,').hosts, [{ host: 'n1', port: 7000 }], 'a trailing comma is no host')
+  assert.deepEqual(parseRedisUrl('redis+cluster://n1:7000,'), {
+    kind: 'cluster', hosts: [{ host: 'n1', port: 7000 }], name: '', username: undefined, password: undefined,
+  }, 'a trailing comma is no host')
 })
