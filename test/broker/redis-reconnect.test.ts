@@ -41,6 +41,7 @@ test('one connection killed at a time: down, up again, resubscribed, delivery go
     resubscribed: () => void resubscribes++,
   }, { url: server.url, prefix: 'herald-test:reconnect:', historyLimit: 10, historyTtlMs: 60_000, historyMetaTtlMs: 60_000 })
   try {
+    assert.equal(broker.state, 'starting')
     await broker.start()
     await broker.subscribe('s')
     await broker.publish('s', '1')
