@@ -96,6 +96,8 @@ test('a subscribe while Redis is down rejects and is forgotten: not counted, not
     await server.stop()
     await until(() => broker.state === 'down', 'down')
     await assert.rejects(broker.subscribe('while-down'), BrokerUnavailable)
+    await assert.rejects(broker.publish('while-down', '1'), (err) => err instanceof BrokerUnavailable && err.cause instanceof Error
+      && err.message === `redis: ${err.cause.message}` && err.cause.message.length > 0)
     assert.equal(broker.streamCount, 1)
     broker.unsubscribe('kept') // while down: nothing to send, not subscribed again later
     assert.equal(broker.streamCount, 0)
