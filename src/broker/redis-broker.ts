@@ -204,7 +204,6 @@ export class RedisBroker implements Broker {
     let note: unknown
     try {
       note = JSON.parse(payload)
-      // Stryker disable next-line BlockStatement: emptied, `note` stays undefined and the next line refuses it anyway
     } catch {
       return
     }
