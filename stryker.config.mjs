@@ -27,7 +27,7 @@ const testFiles = [
   'test/catalog.test.ts',
   ...inOrder('test/broker', ['options', 'memory']),
   ...inOrder('test/e2e', ['smoke', 'publishing', 'connection-auth', 'bad-input', 'positions', 'client-commands']),
-  ...inOrder('test/broker', ['two-nodes', 'redis', 'nats']),
+  ...inOrder('test/broker', ['redis-edges', 'redis-reconnect', 'nats-edges', 'two-nodes', 'redis', 'redis-topologies', 'nats']),
 ]
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

@@ -207,6 +207,7 @@ export class NatsBroker implements Broker {
         this.counters.conflicts++
         if (this.tops.get(stream) === top) this.tops.delete(stream)
         if (Date.now() > deadline) throw new BrokerUnavailable(`nats: stream ${stream} kept changing for ${APPEND_DEADLINE_MS} ms (${lost + 1} publishes lost the race)`)
+        // Stryker disable next-line ArithmeticOperator,MethodExpression: backoff timing between lost races
         await sleep(Math.random() * Math.min(2 ** lost, 50))
       }
     }
@@ -291,6 +292,7 @@ export class NatsBroker implements Broker {
         this.events.resubscribed?.()
         return
       } catch {
+        // Stryker disable next-line ArithmeticOperator,MethodExpression: retry delay of the recovery (timing only)
         await new Promise((resolve) => setTimeout(resolve, Math.min(100 * (attempt + 1), 1000)))
       }
     }

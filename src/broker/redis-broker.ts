@@ -68,6 +68,7 @@ export class RedisBroker implements Broker {
     this.keys = new RedisKeys(options.prefix)
     this.metaTtlMs = Math.max(options.historyMetaTtlMs, options.historyTtlMs)
     // Commands issued in one tick go out in one write (a publishBatch, many subscribers' reads).
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: auto-pipelining only batches writes: the same replies in the same order
     const cmd = createRedisClient(options.url, 'commands', { enableAutoPipelining: true })
     cmd.defineCommand('heraldPublish', { numberOfKeys: 2, lua: PUBLISH_LUA })
     cmd.defineCommand('heraldHistory', { numberOfKeys: 2, lua: HISTORY_LUA })
@@ -188,7 +189,8 @@ export class RedisBroker implements Broker {
     const i = payload.indexOf(':')
     const j = payload.indexOf(':', i + 1)
     const k = payload.indexOf(':', j + 1)
-    if (k < 0) return
+    // j < 0: one colon only (then k would find the first colon again).
+    if (j < 0 || k < 0) return
     this.events.message({
       stream,
       data: payload.slice(k + 1),
