@@ -24,6 +24,8 @@ const slowUnit = inOrder('test/unit', ['connection-liveness', 'core-refresh', 'c
 const testFiles = [
   ...readdirSync('test/unit').filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/unit/${f}`).filter((f) => !slowUnit.includes(f)),
   ...slowUnit,
+  // The JSON depth walk against its character-by-character definition (a few seconds).
+  'test/property/json-depth.test.ts',
   'test/catalog.test.ts',
   ...inOrder('test/broker', ['options', 'memory']),
   ...inOrder('test/e2e', ['smoke', 'publishing', 'connection-auth', 'bad-input', 'positions', 'client-commands']),
