@@ -21,6 +21,13 @@ export interface TestCore {
   close(): Promise<void>
 }
 
+/** The options of every test core: small budgets, no timers, public streams, a fixed secret. */
+export const TEST_CORE_OPTIONS: CoreOptions = {
+  outboxBytes: 1 << 20, sessionsTtlMs: 60_000, sessionsMaxEntries: 1000, sessionsMaxBytes: 1 << 20, pingIntervalMs: 0, inactivityTimeoutMs: 0, maxLifetimeMs: 0,
+  maxSessions: 100, publicStreams: true, streamsSecret: 'secret', jwt: { secret: '', publicKey: '', jwksUrl: '', audience: '', issuer: '', clockToleranceMs: 0 }, maxSubscriptions: 100,
+  commandLimits: { maxDepth: 64, maxIdentifierLength: 4096 },
+}
+
 /** A node's core on a real memory broker, with wires that record what a client would get. */
 export function testCore(options: Partial<CoreOptions> = {}, hooks?: StreamHooks): TestCore {
   const drop = new Set<number>()
@@ -32,11 +39,7 @@ export function testCore(options: Partial<CoreOptions> = {}, hooks?: StreamHooks
     broker = new MemoryBroker({ ...events, message: (m: StreamMessage) => { if (!drop.has(m.offset)) events.message(m) } }, { historyLimit: 100, historyTtlMs: 60_000 })
     return broker
   }, diagnostics)
-  const core = new Core(hub, {
-    outboxBytes: 1 << 20, sessionsTtlMs: 60_000, sessionsMaxEntries: 1000, sessionsMaxBytes: 1 << 20, pingIntervalMs: 0, inactivityTimeoutMs: 0, maxLifetimeMs: 0,
-    maxSessions: 100, publicStreams: true, streamsSecret: 'secret', jwt: { secret: '', publicKey: '', jwksUrl: '', audience: '', issuer: '', clockToleranceMs: 0 }, maxSubscriptions: 100,
-    commandLimits: { maxDepth: 64, maxIdentifierLength: 4096 }, ...options,
-  }, diagnostics)
+  const core = new Core(hub, { ...TEST_CORE_OPTIONS, ...options }, diagnostics)
   if (hooks) core.addHooks(hooks)
   return {
     core, hub, broker, drop, brokerEvents,

@@ -7,6 +7,7 @@ import type { WireInfo, WireRequest } from '../../src/core/wire.js'
 import { Hub } from '../../src/hub/hub.js'
 import { channels, Diagnostics } from '../../src/observability/diagnostics.js'
 import type { StreamMessage } from '../../src/protocol/messages.js'
+import { TEST_CORE_OPTIONS } from './core.js'
 import { FakeWire } from './fake-wire.js'
 
 /**
@@ -115,11 +116,7 @@ export function scriptedCore(options: Partial<CoreOptions> = {}, ...hooks: Strea
     broker = new ScriptedBroker(events)
     return broker
   }, diagnostics)
-  const core = new Core(hub, {
-    outboxBytes: 1 << 20, sessionsTtlMs: 60_000, sessionsMaxEntries: 1000, sessionsMaxBytes: 1 << 20, pingIntervalMs: 0, inactivityTimeoutMs: 0, maxLifetimeMs: 0,
-    maxSessions: 100, publicStreams: true, streamsSecret: 'secret', jwt: { secret: '', publicKey: '', jwksUrl: '', audience: '', issuer: '', clockToleranceMs: 0 }, maxSubscriptions: 100,
-    commandLimits: { maxDepth: 64, maxIdentifierLength: 4096 }, ...options,
-  }, diagnostics)
+  const core = new Core(hub, { ...TEST_CORE_OPTIONS, ...options }, diagnostics)
   for (const h of hooks) core.addHooks(h)
   const seen: Record<string, any[]> = {}
   const listeners: [string, (m: unknown) => void][] = []
