@@ -34,9 +34,11 @@ function keepPredecessors(group: StreamGroup, last: PreparedBroadcast | undefine
     else if (group.previous !== undefined) group.previous = undefined
     return
   }
-  const kept = new Map<string, Predecessor>()
-  for (const p of [...others.values(), last!]) if (p.followed) kept.set(p.identifier, p.asPredecessor())
-  group.previous = kept.size > 0 ? kept : undefined
+  // Allocated only when some identifier's framing followed the stream.
+  let kept: Map<string, Predecessor> | undefined
+  for (const p of others.values()) if (p.followed) (kept ??= new Map()).set(p.identifier, p.asPredecessor())
+  if (last!.followed) (kept ??= new Map()).set(last!.identifier, last!.asPredecessor())
+  if (kept !== undefined || group.previous !== undefined) group.previous = kept
 }
 
 /** Counters the metrics read when scraped: plain integers, so the hot path pays one add. */

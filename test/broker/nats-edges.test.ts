@@ -19,6 +19,7 @@ import { loadConfig } from '../../src/config/load.js'
 import type { StreamMessage } from '../../src/protocol/messages.js'
 import { until } from '../support/util.js'
 import { freePort } from './servers.js'
+import { recordingEvents } from '../support/broker-events.js'
 
 const url = process.env.HERALD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
 const RUN = `hte_${process.pid.toString(36)}${Date.now().toString(36)}`
@@ -35,14 +36,7 @@ after(async () => {
   await c.close()
 })
 
-function recorder() {
-  return {
-    messages: [] as StreamMessage[],
-    notes: [] as [string, string][],
-    message(m: StreamMessage) { this.messages.push(m) },
-    notified(topic: string, payload: string) { this.notes.push([topic, payload]) },
-  }
-}
+const recorder = recordingEvents
 
 const space = () => `${RUN}_${++spaces}`
 

@@ -12,8 +12,8 @@ import { createBroker } from '../../src/broker/create-broker.js'
 import { RedisBroker } from '../../src/broker/redis-broker.js'
 import { RedisKeys } from '../../src/broker/redis-keys.js'
 import { loadConfig } from '../../src/config/load.js'
-import type { StreamMessage } from '../../src/protocol/messages.js'
 import { until } from '../support/util.js'
+import { recordingEvents } from '../support/broker-events.js'
 
 const url = process.env.HERALD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const RUN = `re${process.pid.toString(36)}${Date.now().toString(36)}`
@@ -31,14 +31,7 @@ after(async () => {
 })
 afterEach(async () => { for (const b of opened.splice(0)) await b.close() })
 
-function recorder() {
-  return {
-    messages: [] as StreamMessage[],
-    notes: [] as [string, string][],
-    message(m: StreamMessage) { this.messages.push(m) },
-    notified(topic: string, payload: string) { this.notes.push([topic, payload]) },
-  }
-}
+const recorder = recordingEvents
 
 async function redisBroker(events = recorder(), historyLimit = 100) {
   const prefix = `herald-test:${RUN}x${++spaces}:`
