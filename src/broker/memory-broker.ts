@@ -128,7 +128,8 @@ export class MemoryBroker implements Broker {
     const now = this.now()
     this.expire(log, now)
     const top = { offset: log.lastOffset, epoch: log.epoch }
-    const limit = query.limit ?? Infinity
+    // "At most" a fractional limit is its whole part, as the network brokers' slices make it.
+    const limit = query.limit === undefined ? Infinity : Math.floor(query.limit)
     let messages: StreamMessage[]
     if (query.after) {
       const { offset, epoch } = query.after

@@ -53,12 +53,22 @@ export class NatsBroker implements Broker {
   private readonly chains = new Map<string, Promise<unknown>>()
   private readonly stores = new Map<string, NatsStore>()
   private recovering = 0
+  /**
+   * Rejects when close() starts. Work still waiting for the server ends with it: nats.js leaves
+   * a flush pending at close unsettled, so a subscribe or notify in flight would never answer.
+   */
+  private readonly closing: Promise<never>
+  private signalClosing!: () => void
 
   constructor(
     private readonly events: BrokerEvents,
     private readonly options: NatsBrokerOptions,
   ) {
     this.names = new NatsNames(options.prefix)
+    this.closing = new Promise<never>((_, reject) => {
+      this.signalClosing = () => reject(new BrokerUnavailable('nats: closed'))
+    })
+    this.closing.catch(() => {})
   }
 
   async start(): Promise<void> {
@@ -172,6 +182,7 @@ export class NatsBroker implements Broker {
   async close(): Promise<void> {
     if (this.state === 'closed') return
     this.setState('closed')
+    this.signalClosing()
     await this.nc?.close().catch(() => {})
   }
 
@@ -286,6 +297,7 @@ export class NatsBroker implements Broker {
     for (let attempt = 0; !this.closed && run === this.recovering; attempt++) {
       try {
         await this.log!.ensureStream()
+        for (const store of this.stores.values()) store.reopen()
         await this.nc!.flush()
         if (run !== this.recovering || this.closed) return
         this.setState('up')
@@ -318,7 +330,10 @@ export class NatsBroker implements Broker {
     return new BrokerUnavailable(`nats: ${(err as Error)?.message ?? err}`, { cause: err })
   }
 
+  /** Errors as BrokerUnavailable; a close() while `p` waits ends it as closed. */
   private guard<T>(p: Promise<T>): Promise<T> {
-    return p.catch((err: unknown) => { throw this.unavailable(err) })
+    return Promise.race([p, this.closing]).catch((err: unknown) => {
+      throw this.closed ? new BrokerUnavailable('nats: closed') : this.unavailable(err)
+    })
   }
 }

@@ -5,8 +5,8 @@ import { escapeToken } from './nats-names.js'
 
 /**
  * A KeyValueStore as a NATS KV bucket of its own (a bucket's TTL is bucket-wide before
- * nats-server 2.11). The bucket is opened, or made, on first use, and made again when the
- * server lost it (a restart without its data). `take` reads the entry, then deletes it on the
+ * nats-server 2.11). The bucket is opened, or made, on first use, and again after a reconnect
+ * or when the server says it has no such stream (it lost it: a restart without its data). `take` reads the entry, then deletes it on the
  * condition that it is still that revision: of two takers, one deletes, the other gets nothing.
  */
 export class NatsStore implements KeyValueStore {
@@ -51,6 +51,15 @@ export class NatsStore implements KeyValueStore {
 
   async delete(key: string): Promise<void> {
     await this.guard(this.run((kv) => kv.delete(escapeToken(key))))
+  }
+
+  /**
+   * After a reconnect: the server may have restarted without its data, and then a bucket opened
+   * before answers nothing useful (gets time out, puts find no JetStream). The next operation
+   * opens it again, which makes it when it is gone.
+   */
+  reopen(): void {
+    this.bucket = undefined
   }
 
   /** Runs `op` on the bucket; once more on a new bucket when the server no longer has it. */

@@ -160,6 +160,8 @@ export function runBrokerConformance(target: ConformanceTarget): void {
       assert.deepEqual(after2.messages[0], sent[2], 'the kept message is the published one (stream, data, offset, epoch, at)')
       assert.deepEqual(offsets((await broker.history('h', { after: { epoch, offset: 0 } })).messages), [1, 2, 3, 4, 5])
       assert.deepEqual(offsets((await broker.history('h', { after: { epoch, offset: 0 }, limit: 2 })).messages), [1, 2])
+      assert.deepEqual(offsets((await broker.history('h', { after: { epoch, offset: 0 }, limit: 2.5 })).messages), [1, 2], 'at most the limit, a fraction too')
+      assert.deepEqual(offsets((await broker.history('h', { sinceMs: 0, limit: 2.5 })).messages), [1, 2])
       assert.deepEqual((await broker.history('h', { after: { epoch, offset: 5 } })).messages, [])
       assert.deepEqual(await broker.history('h', { after: { epoch, offset: 1 }, limit: 0 }), { messages: [], top: { epoch, offset: 5 } })
       assert.deepEqual(offsets((await broker.history('h', { sinceMs: sent[2].at })).messages), [3, 4, 5])
@@ -349,6 +351,9 @@ export function runBrokerConformance(target: ConformanceTarget): void {
           const broker = await server.create(events, { historyLimit: 100, historyTtlMs: 60_000, space: s })
           opened.push(broker)
           await broker.subscribe('r')
+          // A store used before the restart: NATS keeps it in a KV bucket the server may lose.
+          const kept = broker.store('kept', 60_000)
+          await kept.set('before', '1')
           for (let i = 1; i <= 5; i++) await broker.publish('r', String(i))
           await until(() => events.of('r').length === 5, 'five live')
           const { epoch } = events.of('r')[0]
@@ -378,6 +383,9 @@ export function runBrokerConformance(target: ConformanceTarget): void {
           const store = broker.store('after-restart', 60_000)
           await store.set('k', 'v')
           assert.equal(await store.take('k'), 'v', 'stores work after the restart')
+          assert.equal(await kept.get('before'), wipe ? undefined : '1', 'a store from before keeps what the server kept')
+          await kept.set('k', 'v')
+          assert.equal(await kept.take('k'), 'v', 'and works after the restart')
         }
 
         test('with its data kept: down, then up, resubscribed; delivery and history go on in the same epoch', restartCase(false))

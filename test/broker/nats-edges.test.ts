@@ -146,6 +146,21 @@ describe('NATS broker edges', () => {
     assert.equal(broker.state, 'closed')
   })
 
+  test('a subscribe, a notify and a store operation still waiting for the server when the broker closes reject with BrokerUnavailable', async () => {
+    const { broker } = await natsBroker()
+    const store = broker.store('in-flight', 60_000)
+    await store.set('k', 'v')
+    const subscribing = broker.subscribe('in-flight')
+    const notifying = broker.notify('t', 'p')
+    const reading = store.get('k')
+    await broker.close()
+    const closed = (err: unknown) => err instanceof BrokerUnavailable && err.message === 'nats: closed'
+    await assert.rejects(subscribing, closed)
+    await assert.rejects(notifying, closed)
+    await assert.rejects(reading, closed)
+    assert.equal(broker.streamCount, 0)
+  })
+
   test("a store's KV bucket keeps one value per key for the store's TTL (whole milliseconds)", async () => {
     const { broker, prefix } = await natsBroker()
     await broker.store('limits', 1500.4).set('k', 'v')
