@@ -69,7 +69,12 @@ export class NatsLog {
       const info = await this.jsm.streams.info(n.historyStream)
       const c = info.config
       if (c.max_msgs_per_subject !== config.max_msgs_per_subject || c.max_age !== config.max_age || !c.republish || !c.allow_direct) {
-        await this.jsm.streams.update(n.historyStream, config)
+        await this.jsm.streams.update(n.historyStream, config).catch((err: unknown) => {
+          // nats-server 2.9 cannot add republish to a stream; live delivery needs it.
+          if (c.republish) throw err
+          throw new Error(`JetStream stream ${n.historyStream} has no republish, which live delivery needs, and the server refused to add it `
+            + `(${(err as Error)?.message ?? err}): remove the stream (its history is lost) or use another --broker-prefix`, { cause: err })
+        })
       }
     } catch (err) {
       if (!isStreamNotFound(err)) throw err
