@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
-import { Duplex } from 'node:stream'
 import { after, before, test } from 'node:test'
 import { Agent, WebSocket as UndiciWebSocket } from 'undici'
-import { WebSocket, WebSocketServer } from 'ws'
 import { publicIdentifier } from '../../src/protocol/identifier.js'
-import { serverWebSocket } from '../../src/transport/websocket-h2.js'
 import { connectH2, h2Request, H2WebSocket } from '../support/h2.js'
 import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
 import { makeSelfSignedCert, type TestCert } from '../support/tls.js'
@@ -169,19 +166,31 @@ test('same limits, pings and close codes as over HTTP/1.1', async () => {
   session.close()
 })
 
-test('the server-side WebSocket is built with the server options (pins ws internals)', () => {
-  const duplex = new Duplex({ read() {}, write(_c, _e, cb) { cb() } })
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 })
-  const ws = serverWebSocket(wss, duplex, 'actioncable-v1-ext-json') as any
-  const opts = wss.options as any
-  assert.equal(ws.protocol, 'actioncable-v1-ext-json')
-  assert.equal(ws.readyState, WebSocket.OPEN)
-  assert.equal(ws._autoPong, opts.autoPong ?? true)
-  assert.equal(ws._closeTimeout, opts.closeTimeout)
-  assert.equal(typeof ws._closeTimeout, 'number')
-  assert.equal(ws._receiver._maxPayload, 1024)
-  assert.equal(ws._receiver._isServer, true)
-  ws.terminate()
+test('the WebSocket on an h2 stream is a server one: an unmasked client frame is closed with 1002 (RFC 6455 §5.1)', async () => {
+  const session = await connectH2(h.url)
+  const c = await H2WebSocket.open(session, '/cable')
+  await c.waitForType('welcome')
+  c.frame(0x1, Buffer.from(JSON.stringify({ command: 'subscribe', identifier: publicIdentifier('unmasked') })), { mask: false })
+  assert.equal((await c.closed()).code, 1002)
+  assert.equal(c.messages.some((m) => m.type === 'confirm_subscription'), false, 'the unmasked command was not acted on')
+  session.close()
+})
+
+test("a close the server starts waits for the client's close frame: the stream stays open until it comes, then ends without a reset", async () => {
+  const session = await connectH2(h.url)
+  const c = await H2WebSocket.open(session, '/cable', {}, { answerClose: false })
+  await c.waitForType('welcome')
+  c.send('{not json')
+  await until(() => c.closeCode !== undefined, "the server's close frame")
+  assert.equal(c.closeCode, 1008)
+  // Built without ws's server options (closeTimeout undefined), the server destroyed the stream
+  // a moment after its close frame; with them it waits for the client, as over HTTP/1.1.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  assert.equal(c.stream.closed, false, 'still open 300 ms after the close frame')
+  const rst = new Promise<number>((resolve) => c.stream.once('close', () => resolve(c.stream.rstCode ?? -1)))
+  await c.close(1008)
+  assert.equal(await rst, 0, 'ended with NO_ERROR')
+  session.close()
 })
 
 test('undici WebSocket with allowH2 over TLS (sends a key, requires the accept)', async () => {

@@ -6,17 +6,26 @@ import { createCable, type Cable } from '@anycable/core'
 import { WebSocket } from 'ws'
 import { startHerald, WireClient, type TestHerald } from '../support/herald.js'
 import { lpPost, StreamReader } from '../transport/http-clients.js'
+import { TcpRelay } from '../support/relay.js'
 import { metric, postJson, until } from '../support/util.js'
 
 let h: TestHerald
-before(async () => { h = await startHerald({ historyLimit: 10 }) })
-after(() => h.close())
+// The WebSocket client goes through it, so a test can cut its connection as a network would.
+let relay: TcpRelay & { url: string }
+before(async () => {
+  h = await startHerald({ historyLimit: 10 })
+  relay = await TcpRelay.to(h.url)
+})
+after(async () => {
+  relay.close()
+  await h.close()
+})
 
 const cables: Cable[] = []
 after(() => { for (const c of cables) c.disconnect() })
 
 function cable(): Cable {
-  const c = createCable(h.wsUrl, {
+  const c = createCable(`${relay.url.replace('http', 'ws')}/cable`, {
     websocketImplementation: WebSocket,
     protocol: 'actioncable-v1-ext-json',
     logLevel: 'error',
@@ -45,7 +54,7 @@ test('@anycable/core: cut at offset 20 of a 200-step job, restored after it fini
   channel.on('message', (m: any) => { got.push(m) })
   await channel.ensureSubscribed()
   await until(() => got.some((m) => m.type === 'progress' && m.progress >= 0.1), 'about 20 progress events')
-  ;(c.transport as any).ws.terminate()
+  relay.cut()
   await until(() => c.state === 'disconnected', 'the client notices the drop')
   await finished(job.id)
   const seen = got.length

@@ -66,7 +66,7 @@ export class H2WebSocket {
   private waiters: { test: (m: any) => boolean; resolve: (m: any) => void }[] = []
   private readonly closedPromise: Promise<void>
 
-  private constructor(readonly stream: ClientHttp2Stream, readonly headers: IncomingHttpHeaders) {
+  private constructor(readonly stream: ClientHttp2Stream, readonly headers: IncomingHttpHeaders, private readonly answerClose: boolean) {
     const receiver = new Receiver({ isServer: false })
     receiver.on('message', (data: Buffer, isBinary: boolean) => {
       const msg = isBinary ? data : JSON.parse(data.toString())
@@ -80,7 +80,7 @@ export class H2WebSocket {
     receiver.on('conclude', (code: number, reason: Buffer) => {
       this.closeCode = code
       this.closeReason = reason.toString()
-      if (!stream.writableEnded) {
+      if (this.answerClose && !stream.writableEnded) {
         const payload = Buffer.alloc(2)
         payload.writeUInt16BE(code === 1005 ? 1000 : code)
         this.frame(0x8, payload)
@@ -92,8 +92,11 @@ export class H2WebSocket {
     this.closedPromise = new Promise((resolve) => stream.once('close', () => resolve()))
   }
 
-  /** Sends the extended CONNECT; rejects with the status when it is not 200. */
-  static async open(session: ClientHttp2Session, path: string, headers: Record<string, string> = {}): Promise<H2WebSocket> {
+  /**
+   * Sends the extended CONNECT; rejects with the status when it is not 200. `answerClose: false`
+   * leaves the server's close frame unanswered (the test sends its own with `close`).
+   */
+  static async open(session: ClientHttp2Session, path: string, headers: Record<string, string> = {}, { answerClose = true } = {}): Promise<H2WebSocket> {
     const stream = session.request({
       ':method': 'CONNECT', ':protocol': 'websocket', ':path': path,
       'sec-websocket-version': '13', 'sec-websocket-protocol': 'actioncable-v1-ext-json', ...headers,
@@ -103,12 +106,12 @@ export class H2WebSocket {
       stream.close()
       throw Object.assign(new Error(`CONNECT answered ${res[':status']}`), { status: Number(res[':status']) })
     }
-    return new H2WebSocket(stream, res)
+    return new H2WebSocket(stream, res, answerClose)
   }
 
-  frame(opcode: number, data: Buffer): void {
+  frame(opcode: number, data: Buffer, { mask = true } = {}): void {
     if (this.stream.writableEnded || this.stream.destroyed) return
-    this.stream.write(Buffer.concat(Sender.frame(data, { fin: true, opcode, mask: true, readOnly: false, rsv1: false })))
+    this.stream.write(Buffer.concat(Sender.frame(data, { fin: true, opcode, mask, readOnly: false, rsv1: false })))
   }
 
   send(msg: unknown): void {
