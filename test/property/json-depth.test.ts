@@ -30,6 +30,8 @@ const text = fc.oneof(
   fc.json({ depthSize: 'medium' }),
   // Valid JSON whose strings hold brackets, quotes and backslashes.
   fc.jsonValue().map((v) => JSON.stringify([v, '[[{{"\\\\', { k: '"]]}' }])),
+  // Valid JSON whose every string is made of them (a bracket right at a string's either end, say).
+  fc.jsonValue({ stringUnit: fc.constantFrom('[', ']', '{', '}', '"', '\\', 'a'), maxDepth: 8 }).map((v) => JSON.stringify(v)),
 )
 
 test('jsonTooDeep gives the verdict of the character-by-character definition on any text', () => {

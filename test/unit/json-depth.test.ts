@@ -33,6 +33,13 @@ describe('jsonTooDeep', () => {
     assert.equal(jsonTooDeep('"[[[["', 0), false)
   })
 
+  test('a string at the very start hides its brackets too (not valid JSON, but the verdict must not change)', () => {
+    assert.equal(jsonTooDeep('"{"[', 1), false)
+    assert.equal(jsonTooDeep('"["{', 1), false)
+    assert.equal(jsonTooDeep('"}"[[', 1), true)
+    assert.equal(jsonTooDeep('"]"[[', 1), true)
+  })
+
   test('scalars have no depth', () => {
     assert.equal(jsonTooDeep('42', 0), false)
     assert.equal(jsonTooDeep('[]', 0), true)
