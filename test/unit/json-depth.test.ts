@@ -38,6 +38,7 @@ describe('jsonTooDeep', () => {
     assert.equal(jsonTooDeep('"["{', 1), false)
     assert.equal(jsonTooDeep('"}"[[', 1), true)
     assert.equal(jsonTooDeep('"]"[[', 1), true)
+    assert.equal(jsonTooDeep('""[[', 1), true, 'an empty string closes at once')
   })
 
   test('scalars have no depth', () => {
