@@ -109,6 +109,12 @@ describe('canonicalData', () => {
     assert.equal(canonicalData('true'), 'true')
   })
 
+  test('JSON written over several lines (LF, CR or both) is re-serialised onto one: SSE and NDJSON frame by lines', () => {
+    assert.equal(canonicalData('{"a":\n1}'), '{"a":1}')
+    assert.equal(canonicalData('{"a":\r1}'), '{"a":1}')
+    assert.equal(canonicalData('[1,\r\n2]'), '[1,2]')
+  })
+
   test('a string that is not JSON (or is JSON null) stays a string', () => {
     assert.equal(canonicalData('hello'), '"hello"')
     assert.equal(canonicalData('{broken'), '"{broken"')
