@@ -112,6 +112,21 @@ test('after a broker reconnect, a subscriber whose check throws is failed alone;
   assert.match(String(failed[0]), /check broke/)
 })
 
+test('after a broker reconnect every reconnect handler runs, in order; one that throws is reported and does not stop the next', () => {
+  const { hub, events, diagnostics } = setup()
+  const failures = observe<{ node: Diagnostics; where: string; err: unknown }>('herald:request:fail', diagnostics)
+  const ran: string[] = []
+  hub.onResubscribed(() => ran.push('first'))
+  hub.onResubscribed(() => { throw new Error('reconnect handler broke') })
+  hub.onResubscribed(() => ran.push('third'))
+  events.resubscribed!()
+  assert.deepEqual(ran, ['first', 'third'])
+  assert.equal(failures.length, 1)
+  assert.equal(failures[0].where, 'broker reconnect handler')
+  assert.match(String(failures[0].err), /reconnect handler broke/)
+  assert.equal(hub.counters.brokerReconnects, 1)
+})
+
 test('a batch counts every publication in it', async () => {
   const { hub } = setup()
   await hub.publishBatch([{ stream: 'a', data: 1 }, { stream: 'b', data: 2 }, { stream: 'a', data: 3 }])
