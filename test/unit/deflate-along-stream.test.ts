@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { afterEach, test } from 'node:test'
 import { setImmediate as turn } from 'node:timers/promises'
+import { defineFraming } from '../../src/framing/framing.js'
 import { wsDeflateFraming } from '../../src/framing/ws-deflate.js'
+import { wsFraming } from '../../src/framing/ws-frame.js'
 import { publicIdentifier } from '../../src/protocol/identifier.js'
 import { alone, InflateWindow, parseFrames, type Frame } from '../support/deflate-client.js'
 import type { FakeWire } from '../support/fake-wire.js'
@@ -111,4 +113,31 @@ test('on a stream whose subscribers use several identifiers, each identifier\'s 
     for (const f of data(wire).slice(1)) assert.throws(() => alone(f), /invalid distance/, 'compressed against the one before for this identifier')
   }
   assert.deepEqual(plain.wire.messages().filter((m) => m.message).map((m) => m.message.step), [1, 2, 3, 4])
+})
+
+test("a frame that leaves the client's window as it was (one sent plain) is not what the next broadcast is told the window ends with", async () => {
+  // A framing that records the `last` the connection passes it and says every other frame
+  // changes the window (as a compressed one does; deflate sends a message plain when it would
+  // not shrink, and a plain message does not enter the client's window).
+  const calls: [seq: number, last: number][] = []
+  const recording = defineFraming({
+    name: 'recording-follow',
+    reply: wsFraming.reply,
+    transmit: wsFraming.transmit,
+    data: () => Buffer.from([0]),
+    follow(prepared, last) {
+      calls.push([prepared.seq, last])
+      return Buffer.from([calls.length % 2])
+    },
+    extendsWindow: (frame) => frame[0] === 1,
+  })
+  const t = setup()
+  const { conn } = t.connect({ framing: recording })
+  await conn.subscribe(publicIdentifier('s'))
+  for (let step = 1; step <= 4; step++) await t.hub.publish('s', progress(step))
+  await turn()
+  const seqs = calls.map(([seq]) => seq)
+  assert.equal(seqs.length, 4)
+  // 1 changes the window, 2 does not, 3 does, 4 does not.
+  assert.deepEqual(calls.map(([, last]) => last), [0, seqs[0], seqs[0], seqs[2]])
 })
