@@ -4,7 +4,7 @@
 // nodes fixing a fresh stream's epoch at once, work after close(), a history stream whose limits
 // or options differ from this node's, subjects another stream already holds, and what createBroker and start() hand the client.
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream'
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node'
+import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -144,6 +144,30 @@ describe('NATS broker edges', () => {
     await assert.rejects(store.get('k'), closed)
     assert.deepEqual(states, ['up', 'closed'])
     assert.equal(broker.state, 'closed')
+  })
+
+  test('live messages Herald did not write: without headers or a position they are ignored; one without a stored sequence is delivered but not taken as the position to publish after', async () => {
+    const { broker, events, prefix } = await natsBroker()
+    await broker.subscribe('s')
+    const c = await nc()
+    const live = new NatsNames(prefix).live('s')
+    c.publish(live, 'no headers')
+    const unpositioned = headers()
+    unpositioned.set('Herald-Epoch', 'forged')
+    c.publish(live, 'no position', { headers: unpositioned })
+    const unsequenced = headers()
+    unsequenced.set('Herald-Offset', '7')
+    unsequenced.set('Herald-Epoch', 'forged')
+    unsequenced.set('Herald-At', String(Date.now()))
+    c.publish(live, 'no stored sequence', { headers: unsequenced })
+    await c.flush()
+    await until(() => events.messages.length === 1, 'the forged message with a position')
+    assert.deepEqual(events.messages.map((m) => [m.data, m.offset, m.epoch]), [['no stored sequence', 7, 'forged']])
+    // Nothing is stored on the stream: the node reads that and starts it at 1 in an epoch of its own.
+    const first = await broker.publish('s', '1')
+    assert.equal(first.offset, 1)
+    assert.notEqual(first.epoch, 'forged')
+    assert.deepEqual([broker.counters.topReads, broker.counters.conflicts], [1, 0])
   })
 
   test('a subscribe, a notify and a store operation still waiting for the server when the broker closes reject with BrokerUnavailable', async () => {
