@@ -170,6 +170,16 @@ describe('NATS broker edges', () => {
     assert.deepEqual([broker.counters.topReads, broker.counters.conflicts], [1, 0])
   })
 
+  test('a publish NATS refuses for itself (over the server\'s max_payload) rejects with BrokerUnavailable carrying the cause; the stream goes on', async () => {
+    const { broker } = await natsBroker()
+    const first = await broker.publish('big', '1')
+    await assert.rejects(broker.publish('big', 'x'.repeat(2 * 1024 * 1024)), (err) => err instanceof BrokerUnavailable
+      && err.message.startsWith('nats: ') && err.cause instanceof Error && err.message === `nats: ${err.cause.message}`)
+    assert.equal(broker.counters.conflicts, 0, 'not taken for a lost race and retried')
+    const next = await broker.publish('big', '2')
+    assert.deepEqual([next.offset, next.epoch], [2, first.epoch])
+  })
+
   test('a subscribe, a notify and a store operation still waiting for the server when the broker closes reject with BrokerUnavailable', async () => {
     const { broker } = await natsBroker()
     const store = broker.store('in-flight', 60_000)
