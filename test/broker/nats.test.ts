@@ -6,6 +6,7 @@ import { BrokerUnavailable, type BrokerEvents } from '../../src/broker/broker.js
 import { NatsBroker } from '../../src/broker/nats-broker.js'
 import { runBrokerConformance, type ConformanceOptions } from './conformance.js'
 import { freePort, ownNats } from './servers.js'
+import { until } from '../support/util.js'
 
 const url = process.env.HERALD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
 
@@ -40,4 +41,21 @@ test('start() where no NATS answers rejects with BrokerUnavailable naming the ad
   const broker = new NatsBroker({ message() {} }, { url: dead, prefix: 'dead', historyLimit: 1, historyTtlMs: 1000, startTimeoutMs: 300 })
   await assert.rejects(broker.start(), (err) => err instanceof BrokerUnavailable && err.message.startsWith(`NATS at ${dead}: `) && err.cause !== undefined)
   assert.notEqual(broker.state, 'up')
+})
+
+test('operators read why a node is down: the NATS server it lost, then up again once it is back', async () => {
+  const server = await ownNats()
+  const states: [string, string | undefined][] = []
+  const broker = new NatsBroker({ message() {}, stateChanged: (state, detail) => void states.push([state, detail]) }, { url: server.url, prefix: 'why', historyLimit: 1, historyTtlMs: 60_000 })
+  try {
+    await broker.start()
+    await server.stop()
+    await until(() => broker.state === 'down', 'down', 10_000)
+    await server.start({ wipe: false })
+    await until(() => broker.state === 'up', 'up again', 20_000)
+    assert.deepEqual(states, [['up', undefined], ['down', `disconnected from ${new URL(server.url).host}`], ['up', undefined]])
+  } finally {
+    await broker.close()
+    await server.close()
+  }
 })
