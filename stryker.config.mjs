@@ -28,7 +28,8 @@ const testFiles = [
   'test/property/json-depth.test.ts',
   'test/catalog.test.ts',
   ...inOrder('test/broker', ['options', 'memory']),
-  ...inOrder('test/e2e', ['smoke', 'publishing', 'connection-auth', 'bad-input', 'positions', 'client-commands']),
+  // jwt-modes: public keys and a JWKS URL (src/auth); rate-limits waits on its buckets (7 s), so last.
+  ...inOrder('test/e2e', ['smoke', 'publishing', 'connection-auth', 'jwt-modes', 'bad-input', 'positions', 'client-commands', 'rate-limits']),
   ...inOrder('test/broker', ['redis-edges', 'redis-reconnect', 'nats-edges', 'two-nodes', 'redis', 'redis-topologies', 'nats']),
 ]
 

@@ -25,11 +25,6 @@ export interface JwtOptions {
   jwksTimeoutMs?: number
 }
 
-/** Whether any connection auth is configured: without it every client is accepted. */
-export function jwtEnabled(o: Pick<JwtOptions, 'secret' | 'publicKey' | 'jwksUrl'>): boolean {
-  return Boolean(o.secret || o.publicKey || o.jwksUrl)
-}
-
 const JSON_OBJECT = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** base64url as RFC 7515 §2 has it: no padding, and only the canonical encoding of its bytes (no stray bits). */
