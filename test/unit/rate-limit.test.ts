@@ -20,12 +20,48 @@ test('rate 0 is no limit; the default burst is twice the rate', () => {
   assert.equal(new RateLimiter<string>({ ratePerSec: 0.2 }).burst, 1)
 })
 
-test('a keyed limiter stays bounded: full buckets are swept, and at worst all are', () => {
-  const l = new RateLimiter<string>({ ratePerSec: 1, burst: 1 }, false, 100)
-  for (let i = 0; i < 1000; i++) l.take(`ip${i}`, 0)
-  assert.ok(l.size <= 100)
-  for (let i = 0; i < 1000; i++) l.take(`later${i}`, 10_000)
-  assert.ok(l.size <= 100)
+test('a keyed limiter stays bounded: at maxKeys a new key sweeps out the full buckets, and all of them when none is full', () => {
+  // 2 a second, bursts of 4: a key that took one token is full again half a second later.
+  const l = new RateLimiter<string>({ ratePerSec: 2, burst: 4 }, false, 3)
+  for (const key of ['a', 'b', 'c']) l.take(key, 0)
+  l.take('d', 0)
+  assert.equal(l.size, 1, 'nothing was full at 0 ms: every key forgotten, then d')
+  l.take('e', 0)
+  l.take('f', 0)
+  assert.equal(l.size, 3)
+  // At 10 s d, e and f are full again; g, taken at 9.5 s, exactly full at 10 s; h, at 9.9 s, not.
+  l.take('g', 9_500)
+  assert.equal(l.size, 1, 'g swept d, e and f out, which were full')
+  l.take('h', 9_900)
+  l.take('i', 9_900)
+  assert.equal(l.size, 3)
+  l.take('j', 10_000)
+  assert.equal(l.size, 3, 'g (exactly full) swept out; h and i kept; j added')
+  assert.equal(l.take('h', 10_000), true)
+  assert.equal(l.take('j', 10_000), true)
+})
+
+test('below maxKeys a new key sweeps nothing', () => {
+  const l = new RateLimiter<string>({ ratePerSec: 2, burst: 4 }, false, 100)
+  l.take('a', 0)
+  l.take('b', 10_000)
+  assert.equal(l.size, 2)
+})
+
+test('Retry-After: the whole seconds until the key has a token again, at least 1', () => {
+  const l = new RateLimiter<string>({ ratePerSec: 0.25, burst: 1 })
+  assert.equal(l.take('a', 0), true)
+  assert.equal(l.take('a', 0), false)
+  assert.equal(l.retryAfterSec('a', 0), 4)
+  assert.equal(l.retryAfterSec('a', 2_000), 2, 'half a token back after 2 s at 0.25/s')
+  assert.equal(l.retryAfterSec('a', 3_999), 1)
+  assert.equal(l.retryAfterSec('unknown', 0), 1)
+  assert.equal(new RateLimiter<string>({ ratePerSec: 0 }).retryAfterSec('a', 0), 1)
+})
+
+test('enabled: only a positive rate limits', () => {
+  assert.equal(new RateLimiter<string>({ ratePerSec: 0 }).enabled, false)
+  assert.equal(new RateLimiter<string>({ ratePerSec: 0.1 }).enabled, true)
 })
 
 test('weak keys (connections)', () => {
