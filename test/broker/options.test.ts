@@ -63,6 +63,9 @@ describe('broker options', () => {
     assert.equal(escapeToken('a.b c*>='), 'a=2Eb=20c=2A=3E=3D')
     assert.equal(escapeToken('é'), '=C3=A9')
     assert.equal(escapeToken(''), '=')
+    // Two hex digits always, or a control character before a hex letter would read as another byte.
+    assert.equal(escapeToken('\u0002B'), '=02B')
+    assert.notEqual(escapeToken('\u0002B'), escapeToken('+'))
     const n = new NatsNames('herald')
     assert.equal(n.stored('chat.room'), 'herald.s.chat=2Eroom')
     assert.equal(n.live('chat.room'), 'herald.live.chat=2Eroom')
