@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, test } from 'node:test'
+import { exportJWK, SignJWT } from 'jose'
 import { JwtVerifier, type JwtOptions } from '../../src/auth/jwt.js'
 import { jwt } from '../support/wire.js'
 
@@ -66,4 +71,59 @@ test('without a secret, HMAC tokens are refused (only the public-key algorithms 
   const { publicKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('ec', { namedCurve: 'P-256' }))
   const v = await verify(jwt({}, SECRET), { secret: '', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string })
   assert.deepEqual(v, { ok: false, why: 'algorithm "HS256" not allowed' })
+})
+
+describe('the reason logged for a refused public-key token (the client hears only unauthorized)', () => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const other = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const sign = (alg: string, key: KeyObject, kid?: string) =>
+    new SignJWT({}).setProtectedHeader({ alg, ...(kid ? { kid } : {}) }).setIssuedAt(NOW).setExpirationTime(NOW + 3600).sign(key)
+  let server: Server
+  let jwksUrl = ''
+  let silentUrl = ''
+  const held: ServerResponse[] = []
+  before(async () => {
+    const jwk = { ...(await exportJWK(ec.publicKey)), kid: 'k1', alg: 'ES256' }
+    server = createServer((req, res) => {
+      if (req.url === '/silent') return void held.push(res) // never answers
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ keys: [jwk] }))
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as AddressInfo
+    jwksUrl = `http://127.0.0.1:${port}/jwks`
+    silentUrl = `http://127.0.0.1:${port}/silent`
+  })
+  after(async () => {
+    for (const res of held) res.destroy()
+    server.close()
+    await once(server, 'close')
+  })
+
+  test('a token no key of the JWKS matches', async () => {
+    const v = await verify(await sign('ES256', other.privateKey, 'k2'), { secret: '', jwksUrl })
+    assert.deepEqual(v, { ok: false, why: 'no key of the JWKS matches the token' })
+  })
+
+  test('a JWKS URL that does not answer in time', async () => {
+    const v = await verify(await sign('ES256', ec.privateKey, 'k1'), { secret: '', jwksUrl: silentUrl, jwksTimeoutMs: 200 })
+    assert.deepEqual(v, { ok: false, why: 'the JWKS URL did not answer in time' })
+  })
+
+  test('a token the JWKS key verifies is accepted', async () => {
+    const v = await verify(await sign('ES256', ec.privateKey, 'k1'), { secret: '', jwksUrl })
+    assert.equal(v.ok, true)
+  })
+
+  test("an RS256 token against an EC public key: jose's own reason (a key of the wrong type for the algorithm)", async () => {
+    const v = await verify(await sign('RS256', rsa.privateKey), { secret: '', publicKey: ec.publicKey.export({ type: 'spki', format: 'pem' }) as string })
+    assert.equal(v.ok, false)
+    assert.match((v as { why: string }).why, /^Invalid or unsupported .*Algorithm/)
+  })
+
+  test('a token that is not a string is no compact JWT', async () => {
+    assert.deepEqual(await new JwtVerifier(options()).verify(42 as unknown as string), { ok: false, why: 'not a compact JWT' })
+  })
 })
