@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { RateLimiter } from '../../src/auth/rate-limit.js'
+import { checkApiRate, RateLimiter } from '../../src/auth/rate-limit.js'
+import { HeraldError } from '../../src/errors.js'
 
 test('a bucket allows its burst at once, then the rate; an idle key refills to the burst only', () => {
   const l = new RateLimiter<string>({ ratePerSec: 10, burst: 5 })
@@ -69,4 +70,17 @@ test('weak keys (connections)', () => {
   const a = {}
   assert.deepEqual([l.take(a, 0), l.take(a, 0), l.take(a, 0)], [true, true, false])
   assert.equal(l.take({}, 0), true)
+})
+
+test('the publish and jobs APIs are limited per Authorization key, else per address, each in a bucket of its own', () => {
+  const l = new RateLimiter<string>({ ratePerSec: 1, burst: 1 })
+  const over = (what: string) => (err: unknown) => err instanceof HeraldError && err.code === 'HERALD_ERR_RATE_LIMITED'
+    && err.message.endsWith(`more than 1 API requests a second from this ${what} (--rate-api-requests)`) && err.retryAfterSec === 1
+  checkApiRate(l, {}, '10.0.0.1')
+  assert.throws(() => checkApiRate(l, {}, '10.0.0.1'), over('address'))
+  checkApiRate(l, {}, '10.0.0.2')
+  checkApiRate(l, { authorization: 'Bearer one' }, '10.0.0.1')
+  assert.throws(() => checkApiRate(l, { authorization: 'Bearer one' }, '10.0.0.2'), over('key'), 'the key, wherever it comes from')
+  checkApiRate(l, { authorization: ['Bearer two', 'Bearer one'] }, '10.0.0.1')
+  checkApiRate(new RateLimiter<string>({ ratePerSec: 0 }), {}, '10.0.0.1')
 })
