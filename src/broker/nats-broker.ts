@@ -54,21 +54,17 @@ export class NatsBroker implements Broker {
   private readonly stores = new Map<string, NatsStore>()
   private recovering = 0
   /**
-   * Rejects when close() starts. Work still waiting for the server ends with it: nats.js leaves
-   * a flush pending at close unsettled, so a subscribe or notify in flight would never answer.
+   * What close() ends: each guarded call still waiting for the server, by its rejecter. nats.js
+   * leaves a flush pending at close unsettled, so a subscribe or notify in flight would never
+   * answer. One entry per call in flight (removed as it settles), so the set stays small.
    */
-  private readonly closing: Promise<never>
-  private signalClosing!: () => void
+  private readonly waiting = new Set<(err: Error) => void>()
 
   constructor(
     private readonly events: BrokerEvents,
     private readonly options: NatsBrokerOptions,
   ) {
     this.names = new NatsNames(options.prefix)
-    this.closing = new Promise<never>((_, reject) => {
-      this.signalClosing = () => reject(new BrokerUnavailable('nats: closed'))
-    })
-    this.closing.catch(() => {})
   }
 
   async start(): Promise<void> {
@@ -182,7 +178,8 @@ export class NatsBroker implements Broker {
   async close(): Promise<void> {
     if (this.state === 'closed') return
     this.setState('closed')
-    this.signalClosing()
+    for (const abort of this.waiting) abort(new BrokerUnavailable('nats: closed'))
+    this.waiting.clear()
     await this.nc?.close().catch(() => {})
   }
 
@@ -332,8 +329,18 @@ export class NatsBroker implements Broker {
 
   /** Errors as BrokerUnavailable; a close() while `p` waits ends it as closed. */
   private guard<T>(p: Promise<T>): Promise<T> {
-    return Promise.race([p, this.closing]).catch((err: unknown) => {
-      throw this.closed ? new BrokerUnavailable('nats: closed') : this.unavailable(err)
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.add(reject)
+      p.then(
+        (value) => {
+          this.waiting.delete(reject)
+          resolve(value)
+        },
+        (err: unknown) => {
+          this.waiting.delete(reject)
+          reject(this.closed ? new BrokerUnavailable('nats: closed') : this.unavailable(err))
+        },
+      )
     })
   }
 }

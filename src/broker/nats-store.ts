@@ -6,8 +6,9 @@ import { escapeToken } from './nats-names.js'
 /**
  * A KeyValueStore as a NATS KV bucket of its own (a bucket's TTL is bucket-wide before
  * nats-server 2.11). The bucket is opened, or made, on first use, and again after a reconnect
- * or when the server says it has no such stream (it lost it: a restart without its data). `take` reads the entry, then deletes it on the
- * condition that it is still that revision: of two takers, one deletes, the other gets nothing.
+ * or when the server says it has no such stream (it lost it: a restart without its data).
+ * `take` reads the entry, then deletes it on the condition that it is still that revision: of
+ * two takers, one deletes, the other gets nothing.
  */
 export class NatsStore implements KeyValueStore {
   private bucket: Promise<KV> | undefined
