@@ -180,6 +180,15 @@ describe('NATS broker edges', () => {
     assert.deepEqual([next.offset, next.epoch], [2, first.epoch])
   })
 
+  test('a store operation NATS refuses (a value over max_payload) rejects with BrokerUnavailable carrying the cause; the store goes on', async () => {
+    const { broker } = await natsBroker()
+    const store = broker.store('big-values', 60_000)
+    await assert.rejects(store.set('k', 'x'.repeat(2 * 1024 * 1024)), (err) => err instanceof BrokerUnavailable
+      && err.cause instanceof Error && err.message === `nats: ${err.cause.message}`)
+    await store.set('k', 'small')
+    assert.equal(await store.take('k'), 'small')
+  })
+
   test('a subscribe, a notify and a store operation still waiting for the server when the broker closes reject with BrokerUnavailable', async () => {
     const { broker } = await natsBroker()
     const store = broker.store('in-flight', 60_000)
