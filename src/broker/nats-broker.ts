@@ -327,8 +327,16 @@ export class NatsBroker implements Broker {
     return new BrokerUnavailable(`nats: ${(err as Error)?.message ?? err}`, { cause: err })
   }
 
-  /** Errors as BrokerUnavailable; a close() while `p` waits ends it as closed. */
+  /**
+   * Errors as BrokerUnavailable; a close() while `p` waits ends it as closed. A call made after
+   * close() (a history read or an append between two awaits) is closed at once: nothing would
+   * end it later.
+   */
   private guard<T>(p: Promise<T>): Promise<T> {
+    if (this.closed) {
+      p.catch(() => {})
+      return Promise.reject(new BrokerUnavailable('nats: closed'))
+    }
     return new Promise<T>((resolve, reject) => {
       this.waiting.add(reject)
       p.then(
@@ -338,7 +346,7 @@ export class NatsBroker implements Broker {
         },
         (err: unknown) => {
           this.waiting.delete(reject)
-          reject(this.closed ? new BrokerUnavailable('nats: closed') : this.unavailable(err))
+          reject(this.unavailable(err))
         },
       )
     })

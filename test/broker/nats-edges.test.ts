@@ -189,18 +189,20 @@ describe('NATS broker edges', () => {
     assert.equal(await store.take('k'), 'small')
   })
 
-  test('a subscribe, a notify and a store operation still waiting for the server when the broker closes reject with BrokerUnavailable', async () => {
+  test('a subscribe, a notify, a store operation and a history read still waiting for the server when the broker closes reject with BrokerUnavailable', async () => {
     const { broker } = await natsBroker()
     const store = broker.store('in-flight', 60_000)
     await store.set('k', 'v')
     const subscribing = broker.subscribe('in-flight')
     const notifying = broker.notify('t', 'p')
     const reading = store.get('k')
+    const history = broker.history('in-flight', { sinceMs: 0 })
     await broker.close()
     const closed = (err: unknown) => err instanceof BrokerUnavailable && err.message === 'nats: closed'
     await assert.rejects(subscribing, closed)
     await assert.rejects(notifying, closed)
     await assert.rejects(reading, closed)
+    await assert.rejects(history, closed)
     assert.equal(broker.streamCount, 0)
   })
 
